@@ -1,0 +1,166 @@
+package sse
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"time"
+)
+
+// An Action is one thing that happened on a stream: an [Event], a [Comment],
+// a [Start] or a [Fault]. [Stream.All] yields them in stream order.
+type Action interface {
+	action()
+}
+
+// Event is one event received from the stream. Its strings are its own:
+// they stay valid, and may be kept, after the handler returns.
+type Event struct {
+	// Type is the event's type: the value of its event field, or "message"
+	// when the field is absent or empty.
+	Type string
+	// Data is the event's data: the values of its data fields, joined by LF.
+	Data string
+	// ID is the value of the event's own id field, or "" if it had none.
+	ID string
+	// LastEventID is the stream's last event ID once this event arrived:
+	// ID if the event had one, otherwise the most recent ID before it, on
+	// this connection or an earlier one.
+	LastEventID string
+}
+
+// Comment is a comment line received from the stream. The spec gives
+// comments no meaning; servers often send them as heartbeats.
+type Comment struct {
+	Text string // the line without its leading colon
+}
+
+// Start reports that a connection succeeded: for HTTP, that the response had
+// a 2xx status and the text/event-stream content type.
+type Start struct {
+	Attempt int // connection attempts by this stream so far, this one included
+}
+
+// Fault reports that a connection failed or ended, or that a handler failed.
+//
+// For a connection, Err is nil when the server ended the stream in an
+// orderly way, and otherwise says why it failed, for example a
+// *[StatusError], a *[ContentTypeError], a *[TimeoutError] or a network
+// error. Final tells whether the stream stops for good; if it does not, it
+// reconnects after RetryDelay.
+//
+// A handler failure (a *[PanicError] or a *[DecodeError]) does not touch the
+// connection: Final is false, RetryDelay zero, and the stream goes on.
+type Fault struct {
+	Err        error
+	Final      bool
+	RetryDelay time.Duration
+}
+
+func (Event) action()   {}
+func (Comment) action() {}
+func (Start) action()   {}
+func (Fault) action()   {}
+
+// eventRoute is an event handler as the dispatcher holds it; the error it
+// returns becomes a Fault.
+type eventRoute func(context.Context, Event) error
+
+// handlers is the dispatcher's routing table. A registration copies it and
+// swaps the copy in, so the event path reads it without a lock.
+type handlers struct {
+	all     []eventRoute            // for event types without their own list
+	byType  map[string][]eventRoute // registration order, all-type handlers included
+	comment []func(context.Context, Comment)
+	start   []func(context.Context, Start)
+	fault   []func(context.Context, Fault)
+}
+
+// events returns the handlers for an event type, in registration order.
+func (h *handlers) events(typ string) []eventRoute {
+	if hs, ok := h.byType[typ]; ok {
+		return hs
+	}
+	return h.all
+}
+
+// register applies edit to a copy of the table and publishes the copy.
+func (d *Dispatcher) register(edit func(h *handlers)) {
+	d.regMu.Lock()
+	defer d.regMu.Unlock()
+	h := *d.handlers.Load()
+	h.byType = maps.Clone(h.byType)
+	edit(&h)
+	d.handlers.Store(&h)
+}
+
+// route registers an event handler for the given types, or for all types
+// when none are given.
+func (d *Dispatcher) route(r eventRoute, types ...string) {
+	d.register(func(h *handlers) {
+		if len(types) == 0 {
+			h.all = append(h.all[:len(h.all):len(h.all)], r)
+			for t, hs := range h.byType {
+				h.byType[t] = append(hs[:len(hs):len(hs)], r)
+			}
+			return
+		}
+		if h.byType == nil {
+			h.byType = make(map[string][]eventRoute)
+		}
+		for _, t := range types {
+			hs, ok := h.byType[t]
+			if !ok {
+				hs = h.all
+			}
+			h.byType[t] = append(hs[:len(hs):len(hs)], r)
+		}
+	})
+}
+
+// OnEvent registers fn for events of the given types, or of every type when
+// none are given. An event reaches its handlers in the order they were
+// registered. Like every handler, fn runs on the dispatcher goroutine, one
+// handler at a time, and may be registered before or after Start. ctx
+// carries the connection's trace span.
+func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...string) {
+	d.route(func(ctx context.Context, ev Event) error {
+		fn(ctx, ev)
+		return nil
+	}, types...)
+}
+
+// OnComment registers fn for comment lines. It runs on the dispatcher
+// goroutine, as soon as the line is read.
+func (d *Dispatcher) OnComment(fn func(ctx context.Context, c Comment)) {
+	d.register(func(h *handlers) { h.comment = append(h.comment[:len(h.comment):len(h.comment)], fn) })
+}
+
+// OnStart registers fn for every successful connection. It runs on the
+// dispatcher goroutine before any event of that connection.
+func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
+	d.register(func(h *handlers) { h.start = append(h.start[:len(h.start):len(h.start)], fn) })
+}
+
+// OnFault registers fn for faults: connections that failed or ended, and
+// handlers that panicked or could not decode their event. It runs on the
+// dispatcher goroutine after the failure it reports, and before any
+// reconnection delay. A panic inside fn is logged and otherwise ignored.
+func (d *Dispatcher) OnFault(fn func(ctx context.Context, f Fault)) {
+	d.register(func(h *handlers) { h.fault = append(h.fault[:len(h.fault):len(h.fault)], fn) })
+}
+
+// OnJSON registers fn for events of type typ whose data is the JSON encoding
+// of a T. An event that does not decode reaches the OnFault handlers as a
+// *[DecodeError], fn is not called, and the stream goes on. Like every
+// handler, fn runs on the dispatcher goroutine.
+func OnJSON[T any](d *Dispatcher, typ string, fn func(ctx context.Context, v T, ev Event)) {
+	d.route(func(ctx context.Context, ev Event) error {
+		var v T
+		if err := json.Unmarshal([]byte(ev.Data), &v); err != nil {
+			return &DecodeError{Event: ev, Err: err}
+		}
+		fn(ctx, v, ev)
+		return nil
+	}, typ)
+}

@@ -1,0 +1,271 @@
+package sse
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// An Option configures a [Stream] or a [Dispatcher]; see [New].
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is everything the options set. Defaults live in newConfig alone.
+type config struct {
+	client       *http.Client
+	method       string
+	body         []byte
+	header       http.Header
+	requestHook  func(*http.Request) error
+	maxRedirects int
+	source       Source
+
+	readTimeout  time.Duration
+	maxEventSize int
+	lastEventID  string
+
+	initialDelay  time.Duration
+	maxDelay      time.Duration
+	jitter        float64
+	backoff       backoff.BackOff
+	userBackoff   bool
+	resetAfter    time.Duration
+	errorStrategy ErrorStrategy
+
+	log            logrus.FieldLogger
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	propagators    propagation.TextMapPropagator
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		client:         http.DefaultClient,
+		method:         http.MethodGet,
+		header:         make(http.Header),
+		maxRedirects:   10,
+		maxEventSize:   16 << 20,
+		initialDelay:   time.Second,
+		maxDelay:       30 * time.Second,
+		jitter:         0.5,
+		resetAfter:     time.Minute,
+		errorStrategy:  AlwaysFail(),
+		log:            discardLogger(),
+		tracerProvider: otel.GetTracerProvider(),
+		meterProvider:  otel.GetMeterProvider(),
+		propagators:    otel.GetTextMapPropagator(),
+	}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	if c.backoff == nil { // derived from initialDelay and maxDelay, so after the options
+		c.backoff = backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(c.initialDelay),
+			backoff.WithMultiplier(2),
+			backoff.WithMaxInterval(c.maxDelay),
+			backoff.WithRandomizationFactor(0), // jitter is applied the seed's way; see retryDelay
+			backoff.WithMaxElapsedTime(0),      // v4 gives up after 15 min by default; the error strategy decides
+		)
+	} else {
+		c.userBackoff = true
+	}
+	return c
+}
+
+// validate rejects configurations that cannot work.
+func (c *config) validate() error {
+	switch {
+	case c.client.Timeout != 0:
+		return errors.New("sse: http.Client.Timeout cuts every stream off; use WithReadTimeout")
+	case c.initialDelay < 0 || c.maxDelay < 0 || c.readTimeout < 0 || c.resetAfter < 0:
+		return errors.New("sse: negative duration in options")
+	case c.maxEventSize < 1:
+		return errors.New("sse: WithMaxEventSize needs at least 1 byte")
+	case c.jitter < 0 || c.jitter > 1:
+		return errors.New("sse: WithJitter takes a fraction from 0 to 1")
+	}
+	return nil
+}
+
+func discardLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.Out = io.Discard
+	l.Level = logrus.PanicLevel // nothing below a panic is even formatted
+	return l
+}
+
+// WithHTTPClient sets the client for HTTP requests. Default:
+// http.DefaultClient. A client with a Timeout is rejected by [New], because
+// net/http applies it to the whole body and so to the life of the stream;
+// use [WithReadTimeout]. The client is not modified: if its CheckRedirect is
+// nil, a copy of it enforces [WithMaxRedirects].
+func WithHTTPClient(client *http.Client) Option {
+	return optionFunc(func(c *config) {
+		if client != nil {
+			c.client = client
+		}
+	})
+}
+
+// WithMethod sets the HTTP method. Default: GET.
+func WithMethod(method string) Option {
+	return optionFunc(func(c *config) {
+		if method != "" {
+			c.method = method
+		}
+	})
+}
+
+// WithBody sets the request body, sent again on every reconnection.
+// Default: none. Set its Content-Type with [WithHeader].
+func WithBody(body []byte) Option {
+	return optionFunc(func(c *config) { c.body = body })
+}
+
+// WithHeader adds a request header, sent on every connection attempt. It may
+// be given more than once. Default: only Accept: text/event-stream,
+// Cache-Control: no-cache, and Last-Event-ID when there is one.
+func WithHeader(name, value string) Option {
+	return optionFunc(func(c *config) { c.header.Add(name, value) })
+}
+
+// WithRequestHook sets a function that may change each HTTP request before it
+// is sent, for anything the other options do not cover. An error it returns
+// fails that connection attempt. Default: none.
+func WithRequestHook(hook func(*http.Request) error) Option {
+	return optionFunc(func(c *config) { c.requestHook = hook })
+}
+
+// WithMaxRedirects sets how many redirects one connection attempt may follow
+// before it fails with a *[RedirectError]. Default: 10. It has no effect on
+// a client given to [WithHTTPClient] that has its own CheckRedirect.
+func WithMaxRedirects(n int) Option {
+	return optionFunc(func(c *config) { c.maxRedirects = max(n, 0) })
+}
+
+// WithSource replaces HTTP with src, which is opened once per connection
+// attempt. The URL given to [New] then only names the stream in logs and
+// traces, and may be empty. The HTTP options have no effect.
+func WithSource(src Source) Option {
+	return optionFunc(func(c *config) { c.source = src })
+}
+
+// WithReadTimeout fails a connection that receives no bytes for d; any byte
+// restarts the clock. Servers that are quiet for long send comments to keep
+// the stream alive. Default: 0, no timeout.
+func WithReadTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.readTimeout = d })
+}
+
+// WithMaxEventSize bounds the memory a stream may use for one line, and for
+// one event's data, in bytes. A larger one fails the connection with a
+// *[TooLargeError]. Default: 16 MiB.
+func WithMaxEventSize(n int) Option {
+	return optionFunc(func(c *config) { c.maxEventSize = n })
+}
+
+// WithLastEventID presets the last event ID, as if received in an id field:
+// the first request sends it as Last-Event-ID. Default: none.
+func WithLastEventID(id string) Option {
+	return optionFunc(func(c *config) { c.lastEventID = id })
+}
+
+// WithInitialDelay sets the base delay before reconnecting. The server's
+// retry field replaces it. Default: 1s.
+func WithInitialDelay(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.initialDelay = d })
+}
+
+// WithMaxDelay caps the delay of the default backoff, which doubles the
+// base delay on each consecutive failure. Default: 30s.
+func WithMaxDelay(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxDelay = d })
+}
+
+// WithJitter sets the fraction of each delay of the default backoff that may
+// be taken off at random, so that clients do not reconnect in step. 0 turns
+// jitter off. Default: 0.5, so a delay of 4s becomes one from 2s to 4s.
+func WithJitter(fraction float64) Option {
+	return optionFunc(func(c *config) { c.jitter = fraction })
+}
+
+// WithBackOff replaces the default backoff: reconnection delays come from
+// b.NextBackOff, and backoff.Stop ends the stream. b.Reset is called once a
+// connection has stayed up for the [WithResetAfter] threshold. The server's
+// retry field and [WithInitialDelay] set InitialInterval (followed by Reset)
+// when b is a *backoff.ExponentialBackOff, and are otherwise ignored; no
+// jitter is added. Only the stream's own goroutine calls b.
+func WithBackOff(b backoff.BackOff) Option {
+	return optionFunc(func(c *config) { c.backoff = b })
+}
+
+// WithResetAfter sets how long a connection must stay up before the backoff
+// starts again from the base delay. Default: 60s.
+func WithResetAfter(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.resetAfter = d })
+}
+
+// WithErrorStrategy decides which failures the stream retries. Default:
+// [AlwaysFail], like the reference Python client: the first failure, or an
+// orderly end of the stream, stops it.
+func WithErrorStrategy(s ErrorStrategy) Option {
+	return optionFunc(func(c *config) {
+		if s != nil {
+			c.errorStrategy = s
+		}
+	})
+}
+
+// WithLogger sets where the stream logs: connections at Info and Debug,
+// retried failures at Warn, giving up and handler panics at Error. Header
+// values and event data are never logged. Default: nothing is logged.
+func WithLogger(l logrus.FieldLogger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	})
+}
+
+// WithTracerProvider sets where connection spans go. Default: the global
+// provider, otel.GetTracerProvider().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		if tp != nil {
+			c.tracerProvider = tp
+		}
+	})
+}
+
+// WithMeterProvider sets where stream metrics go. Default: the global
+// provider, otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.meterProvider = mp
+		}
+	})
+}
+
+// WithPropagators sets how trace context is injected into each request's
+// headers. Default: the global propagators, otel.GetTextMapPropagator().
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) {
+		if p != nil {
+			c.propagators = p
+		}
+	})
+}

@@ -1,0 +1,355 @@
+package sse
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// This file turns the bytes of one connection into records, following the
+// "event stream interpretation" of the WHATWG Server-sent events standard.
+// Everything the parser hands out points into its own buffers and is valid
+// only until the next call: the layers above copy what they keep.
+
+// recKind says what [parser.next] found.
+type recKind uint8
+
+const (
+	recEvent   recKind = iota + 1 // a block ended with data: typ, data, id
+	recComment                    // a comment line: comment
+	recRetry                      // a valid retry field: retry
+	recID                         // a block without data changed the last event ID
+)
+
+const (
+	bom            = "\xEF\xBB\xBF"
+	initialBufSize = 4 << 10
+	maxEmptyReads  = 100 // a Reader that keeps returning 0, nil is broken
+)
+
+// parser reads lines from one connection and interprets their fields.
+// It is not safe for concurrent use.
+type parser struct {
+	r   io.Reader
+	buf []byte
+	max int // the largest line or event data accepted, in bytes
+
+	// The unread bytes are buf[start:end]. lf and cr cache where the next
+	// LF and CR are (-1: none before lfTo/crTo), so that no byte is searched
+	// twice however the stream is split into reads.
+	start, end int
+	lf, cr     int
+	lfTo, crTo int
+	skipLF     bool // the last line ended with a CR at the end of the buffer
+	bomDone    bool
+	err        error // the Reader's error, returned once the buffer is empty
+	n          int64 // bytes read on this connection
+
+	// The block being built. id is the spec's "last event ID buffer";
+	// lastID is its value when the last block ended.
+	typ     []byte
+	data    []byte
+	hasData bool
+	id      []byte
+	idSet   bool // this block had a valid id field
+	lastID  []byte
+	flush   bool // the last record was an event: clear the block first
+
+	comment []byte        // the text of the last comment
+	retry   time.Duration // the value of the last retry field
+	scratch []byte        // spare buffer for UTF-8 repair
+}
+
+// reset starts a new connection on r. The last event ID survives; the
+// unfinished block of the previous connection, and its id, do not.
+func (p *parser) reset(r io.Reader, max int) {
+	if size := min(initialBufSize, max+1); cap(p.buf) != size {
+		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
+	}
+	p.r, p.max, p.err, p.n = r, max, nil, 0
+	p.buf = p.buf[:cap(p.buf)]
+	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
+	p.skipLF, p.bomDone = false, false
+	p.clearBlock()
+	p.id = append(p.id[:0], p.lastID...)
+}
+
+func (p *parser) clearBlock() {
+	p.typ, p.data = p.typ[:0], p.data[:0]
+	p.hasData, p.idSet, p.flush = false, false, false
+}
+
+// next returns the next record. At the end of the input it returns the
+// Reader's error (io.EOF for an orderly end); an unfinished block is dropped.
+func (p *parser) next() (recKind, error) {
+	if p.flush {
+		p.clearBlock()
+	}
+	for {
+		line, err := p.line()
+		if err != nil {
+			return 0, err
+		}
+		if len(line) == 0 {
+			if k := p.endBlock(); k != 0 {
+				return k, nil
+			}
+			continue
+		}
+		if line[0] == ':' {
+			p.comment = appendValidUTF8(p.comment[:0], line[1:])
+			return recComment, nil
+		}
+		name, value := line, line[len(line):]
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			name, value = line[:i], line[i+1:]
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+		}
+		switch string(name) {
+		case "data":
+			if len(p.data)+len(value)+1 > p.max {
+				return 0, &TooLargeError{Limit: p.max}
+			}
+			if p.hasData {
+				p.data = append(p.data, '\n')
+			}
+			p.data = append(p.data, value...)
+			p.hasData = true
+		case "event":
+			p.typ = appendValidUTF8(p.typ[:0], value)
+		case "id":
+			if bytes.IndexByte(value, 0) < 0 {
+				p.id = appendValidUTF8(p.id[:0], value)
+				p.idSet = true
+			}
+		case "retry":
+			if d, ok := parseRetry(value); ok {
+				p.retry = d
+				return recRetry, nil
+			}
+		}
+	}
+}
+
+// endBlock runs at a blank line: the last event ID is committed, and the
+// block becomes an event if it had data.
+func (p *parser) endBlock() recKind {
+	changed := !bytes.Equal(p.id, p.lastID)
+	if changed {
+		p.lastID = append(p.lastID[:0], p.id...)
+	}
+	if !p.hasData {
+		p.clearBlock()
+		if changed {
+			return recID
+		}
+		return 0
+	}
+	if !utf8.Valid(p.data) {
+		p.scratch = appendValidUTF8(p.scratch[:0], p.data)
+		p.data, p.scratch = p.scratch, p.data
+	}
+	p.flush = true
+	return recEvent
+}
+
+// parseRetry accepts only ASCII digits, as the spec requires. A value too
+// large for a Duration saturates; one too large for 64 bits is ignored.
+func parseRetry(v []byte) (time.Duration, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	var ms uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if ms > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		ms = ms*10 + uint64(c-'0')
+	}
+	if ms > math.MaxInt64/uint64(time.Millisecond) {
+		return math.MaxInt64, true
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// line returns the next line without its terminator (LF, CR or CRLF).
+func (p *parser) line() ([]byte, error) {
+	if !p.bomDone {
+		for p.end-p.start < len(bom) && p.fill() == nil {
+		}
+		if bytes.HasPrefix(p.buf[p.start:p.end], []byte(bom)) {
+			p.start += len(bom)
+		}
+		p.bomDone = true
+	}
+	for {
+		if p.skipLF && p.start < p.end {
+			p.skipLF = false
+			if p.buf[p.start] == '\n' {
+				p.start++
+			}
+		}
+		if i := p.terminator(); i >= 0 {
+			line := p.buf[p.start:i]
+			p.start = i + 1
+			if p.buf[i] == '\r' {
+				if p.start == p.end {
+					p.skipLF = true
+				} else if p.buf[p.start] == '\n' {
+					p.start++
+				}
+			}
+			return line, nil
+		}
+		if err := p.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// terminator returns the index of the first CR or LF in the unread bytes,
+// or -1. Each byte is searched at most once for each of the two.
+func (p *parser) terminator() int {
+	if p.lf < p.start && p.lfTo < p.end {
+		from := max(p.lfTo, p.start)
+		if i := bytes.IndexByte(p.buf[from:p.end], '\n'); i >= 0 {
+			p.lf, p.lfTo = from+i, from+i+1
+		} else {
+			p.lf, p.lfTo = -1, p.end
+		}
+	}
+	if p.cr < p.start && p.crTo < p.end {
+		from := max(p.crTo, p.start)
+		if i := bytes.IndexByte(p.buf[from:p.end], '\r'); i >= 0 {
+			p.cr, p.crTo = from+i, from+i+1
+		} else {
+			p.cr, p.crTo = -1, p.end
+		}
+	}
+	i := -1
+	if p.lf >= p.start {
+		i = p.lf
+	}
+	if p.cr >= p.start && (i < 0 || p.cr < i) {
+		i = p.cr
+	}
+	return i
+}
+
+// fill reads more bytes, first making room: it moves the unread bytes to the
+// front, and grows the buffer when they fill it, up to the size limit.
+func (p *parser) fill() error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.start > 0 {
+		p.shift(p.start)
+	}
+	if p.end == len(p.buf) {
+		if p.end > p.max {
+			return &TooLargeError{Limit: p.max}
+		}
+		grown := make([]byte, min(2*len(p.buf), p.max+1))
+		copy(grown, p.buf[:p.end])
+		p.buf = grown
+	}
+	for range maxEmptyReads {
+		n, err := p.r.Read(p.buf[p.end:])
+		p.end += n
+		p.n += int64(n)
+		if err != nil {
+			p.err = err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.err = io.ErrNoProgress
+	return p.err
+}
+
+// shift moves the unread bytes down by k and keeps the search state aligned.
+func (p *parser) shift(k int) {
+	copy(p.buf, p.buf[k:p.end])
+	p.start -= k
+	p.end -= k
+	p.lfTo = max(p.lfTo-k, 0)
+	p.crTo = max(p.crTo-k, 0)
+	if p.lf >= 0 {
+		p.lf -= k
+	}
+	if p.cr >= 0 {
+		p.cr -= k
+	}
+}
+
+// appendValidUTF8 appends src to dst with every ill-formed sequence replaced
+// by U+FFFD, one replacement per maximal subpart, exactly as the WHATWG UTF-8
+// decoder does (which is not what a Go range loop does: it replaces per byte).
+func appendValidUTF8(dst, src []byte) []byte {
+	if utf8.Valid(src) {
+		return append(dst, src...)
+	}
+	const replacement = "\uFFFD"
+	var (
+		need, seen   int
+		lower, upper byte = 0x80, 0xBF
+		seqStart     int
+	)
+	for i := 0; i < len(src); i++ {
+		b := src[i]
+		if need == 0 {
+			switch {
+			case b < 0x80:
+				dst = append(dst, b)
+			case b >= 0xC2 && b <= 0xDF:
+				need = 1
+			case b >= 0xE0 && b <= 0xEF:
+				need = 2
+				if b == 0xE0 {
+					lower = 0xA0
+				} else if b == 0xED {
+					upper = 0x9F
+				}
+			case b >= 0xF0 && b <= 0xF4:
+				need = 3
+				if b == 0xF0 {
+					lower = 0x90
+				} else if b == 0xF4 {
+					upper = 0x8F
+				}
+			default:
+				dst = append(dst, replacement...)
+			}
+			seqStart = i
+			continue
+		}
+		if b < lower || b > upper {
+			// The sequence so far is one maximal subpart; b starts afresh.
+			need, seen, lower, upper = 0, 0, 0x80, 0xBF
+			dst = append(dst, replacement...)
+			i--
+			continue
+		}
+		lower, upper = 0x80, 0xBF
+		seen++
+		if seen == need {
+			dst = append(dst, src[seqStart:i+1]...)
+			need, seen = 0, 0
+		}
+	}
+	if need != 0 {
+		dst = append(dst, replacement...)
+	}
+	return dst
+}

@@ -1,0 +1,514 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Stream is the pull engine: it connects, reads, parses and reconnects, and
+// hands out what happens through the iterators [Stream.All] and
+// [Stream.Events], on the goroutine that ranges over them. [Dispatcher]
+// runs one on a goroutine of its own and calls handlers instead.
+//
+// One goroutine at a time may range over a Stream. Close, Interrupt,
+// LastEventID and NextRetryDelay may be called from any goroutine.
+type Stream struct {
+	url   string // names the stream in logs and traces
+	cfg   *config
+	src   Source
+	tel   *telemetry
+	log   logrus.FieldLogger
+	delay retryDelay
+
+	halt atomic.Bool // Close, or the iteration's context is done
+
+	mu          sync.Mutex // guards the fields below
+	closed      bool
+	stop        context.CancelCauseFunc // ends the current connection or delay
+	lastEventID string                  // written only by the iterating goroutine
+	nextDelay   time.Duration
+
+	// Owned by the iterating goroutine.
+	state        streamState
+	p            parser
+	conn         conn
+	wait         time.Duration // before the next attempt
+	attempts     int
+	failures     int // consecutive, since the last successful connection
+	firstFailure time.Time
+	types        map[string]*eventType
+
+	// The action next returned.
+	ev      Event
+	comment Comment
+	start   Start
+	fault   Fault
+}
+
+type streamState uint8
+
+const (
+	stateConnect streamState = iota // connect at once
+	stateWait                       // connect after s.wait
+	stateOpen                       // reading a connection
+	stateStopped                    // the error strategy stopped; ranging again reconnects
+	stateClosed                     // Close: for good
+)
+
+// actionKind is what next produced; kindNone ends an iteration.
+type actionKind uint8
+
+const (
+	kindNone actionKind = iota
+	kindEvent
+	kindComment
+	kindStart
+	kindFault
+)
+
+// conn is one connection attempt, from Open to its end.
+type conn struct {
+	ctx    context.Context // carries the attempt's span
+	cancel context.CancelCauseFunc
+	span   trace.Span
+	body   io.ReadCloser
+	unhook func() bool  // stops the AfterFunc that closes body
+	timer  *time.Timer  // the read timeout
+	opened time.Time    // zero until Open succeeded
+	stats  attemptStats // what it received
+}
+
+// maxInternedTypes bounds the event types a stream remembers, so that a
+// server sending endless distinct types cannot grow memory (or metrics).
+const maxInternedTypes = 64
+
+// NewStream returns a Stream for url, configured by opts. It does not
+// connect: ranging over it does. See [New] for the URL and options.
+func NewStream(url string, opts ...Option) (*Stream, error) {
+	c := newConfig(opts)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	src := c.source
+	if src == nil {
+		h, err := newHTTPSource(url, c)
+		if err != nil {
+			return nil, err
+		}
+		src = h
+	}
+	s := &Stream{
+		url:         url,
+		cfg:         c,
+		src:         src,
+		tel:         newTelemetry(c, url),
+		log:         c.log.WithField("url", redactURL(url)),
+		delay:       retryDelay{b: c.backoff},
+		lastEventID: c.lastEventID,
+		types:       make(map[string]*eventType),
+	}
+	if !c.userBackoff {
+		s.delay.jitter = c.jitter
+	}
+	s.p.lastID = []byte(c.lastEventID)
+	return s, nil
+}
+
+// All returns an iterator over everything that happens on the stream, in
+// order: a [Start] for each connection, its [Event]s and [Comment]s, and a
+// [Fault] when it fails or ends. It connects when ranged over and stops
+// when the error strategy gives up (after the Fault that says so), when ctx
+// is done, or after Close. Ranging again after the error strategy gave up
+// reconnects; breaking out of the loop keeps the connection for the next
+// range, as long as ctx lives.
+func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
+	return func(yield func(Action) bool) {
+		defer s.begin(ctx)()
+		for {
+			var a Action
+			switch s.next(ctx) {
+			case kindEvent:
+				a = s.ev
+			case kindComment:
+				a = s.comment
+			case kindStart:
+				a = s.start
+			case kindFault:
+				a = s.fault
+			default:
+				return
+			}
+			if !yield(a) {
+				return
+			}
+		}
+	}
+}
+
+// Events returns an iterator over the stream's events, reconnecting as the
+// error strategy allows. When the strategy gives up on a failure, the last
+// pair carries that error; an orderly end just ends the iteration. It
+// otherwise behaves as [Stream.All].
+func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		defer s.begin(ctx)()
+		for {
+			switch s.next(ctx) {
+			case kindEvent:
+				if !yield(s.ev, nil) {
+					return
+				}
+			case kindFault:
+				if s.fault.Final && s.fault.Err != nil {
+					yield(Event{}, s.fault.Err)
+					return
+				}
+			case kindNone:
+				return
+			}
+		}
+	}
+}
+
+// begin prepares an iteration under ctx and returns the function that ends it.
+func (s *Stream) begin(ctx context.Context) func() {
+	if s.state == stateStopped {
+		s.state = stateConnect
+	}
+	s.halt.Store(s.isClosed())
+	unwatch := context.AfterFunc(ctx, func() { s.halt.Store(true) })
+	return func() { unwatch() }
+}
+
+// Close stops the stream for good and closes its connection. An iteration in
+// progress ends promptly, without a Fault. It is safe to call more than once
+// and from any goroutine.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	stop := s.stop
+	s.mu.Unlock()
+	s.halt.Store(true)
+	if stop != nil {
+		stop(ErrClosed)
+	}
+	return nil
+}
+
+// Interrupt drops the current connection, as if the server had closed it,
+// and reconnects after the usual retry delay; during a retry delay, it
+// reconnects at once. The Fault it causes carries [ErrInterrupted], and the
+// error strategy is not consulted. Events already received are still
+// delivered. It is safe to call from any goroutine, handlers included.
+func (s *Stream) Interrupt() {
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		stop(ErrInterrupted)
+	}
+}
+
+// LastEventID returns the stream's last event ID: the value of the most
+// recent id field (or [WithLastEventID]), sent as Last-Event-ID when it
+// reconnects. It is safe to call from any goroutine.
+func (s *Stream) LastEventID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastEventID
+}
+
+// NextRetryDelay returns the delay before the next reconnection, as computed
+// at the last failure: zero before any failure. It is safe to call from any
+// goroutine.
+func (s *Stream) NextRetryDelay() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextDelay
+}
+
+func (s *Stream) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// setStop records how to end what the stream is blocked on; false means the
+// stream was closed meanwhile.
+func (s *Stream) setStop(stop context.CancelCauseFunc) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.stop = stop
+	return true
+}
+
+func (s *Stream) setLastEventID(id string) {
+	s.mu.Lock()
+	s.lastEventID = id
+	s.mu.Unlock()
+}
+
+// next advances the stream to its next action and returns its kind; the
+// action itself is left in s.ev, s.comment, s.start or s.fault.
+func (s *Stream) next(ctx context.Context) actionKind {
+	for {
+		if s.halt.Load() {
+			return s.halted()
+		}
+		switch s.state {
+		case stateWait:
+			if !s.sleep(ctx, s.wait) {
+				return s.halted()
+			}
+			s.state = stateConnect
+		case stateConnect:
+			if err := s.connect(ctx); err != nil {
+				return s.fail(ctx, err)
+			}
+			s.state = stateOpen
+			return kindStart
+		case stateOpen:
+			k, err := s.p.next()
+			switch k {
+			case recEvent:
+				s.buildEvent()
+				return kindEvent
+			case recComment:
+				s.conn.stats.comments++
+				s.tel.comment(s.conn.ctx)
+				s.comment = Comment{Text: string(s.p.comment)}
+				return kindComment
+			case recRetry:
+				s.delay.setBase(s.p.retry)
+				continue
+			case recID:
+				s.setLastEventID(string(s.p.lastID))
+				continue
+			}
+			return s.fail(ctx, err)
+		default:
+			return kindNone
+		}
+	}
+}
+
+// halted ends an iteration stopped by Close or its context, without a Fault.
+func (s *Stream) halted() actionKind {
+	s.disconnect(nil, true)
+	if s.isClosed() {
+		s.state = stateClosed
+	} else if s.state != stateStopped {
+		s.state = stateConnect
+	}
+	return kindNone
+}
+
+// buildEvent turns the parser's event into an Event whose strings share one
+// allocation, and updates the last event ID.
+func (s *Stream) buildEvent() {
+	p := &s.p
+	t := s.eventType(p.typ)
+	s.conn.stats.events++
+	s.tel.event(s.conn.ctx, t)
+	ev := Event{Type: t.name}
+	if p.idSet {
+		var b strings.Builder
+		b.Grow(len(p.data) + len(p.id))
+		b.Write(p.data)
+		b.Write(p.id)
+		all := b.String()
+		ev.Data, ev.ID = all[:len(p.data)], all[len(p.data):]
+		ev.LastEventID = ev.ID
+		if ev.ID != s.lastEventID {
+			s.setLastEventID(ev.ID)
+		}
+	} else {
+		ev.Data = string(p.data)
+		ev.LastEventID = s.lastEventID
+	}
+	s.ev = ev
+}
+
+// eventType returns the interned type for the bytes of an event field.
+func (s *Stream) eventType(b []byte) *eventType {
+	if len(b) == 0 {
+		b = []byte("message")
+	}
+	if t, ok := s.types[string(b)]; ok {
+		return t
+	}
+	name := string(b)
+	t := s.tel.eventType(name, len(s.types) < maxInternedTypes)
+	if len(s.types) < maxInternedTypes {
+		s.types[name] = t
+	}
+	return t
+}
+
+// connect opens one connection: the request, the response checks (done by
+// the Source), the read timeout, and the parser on the body.
+func (s *Stream) connect(ctx context.Context) error {
+	s.attempts++
+	cctx, cancel := context.WithCancelCause(ctx)
+	if !s.setStop(cancel) {
+		cancel(ErrClosed)
+		return ErrClosed
+	}
+	lastID := s.lastEventID
+	cctx, span := s.tel.startAttempt(cctx, s.attempts, lastID, s.wait)
+	s.conn = conn{ctx: cctx, cancel: cancel, span: span}
+	if d := s.cfg.readTimeout; d > 0 {
+		s.conn.timer = time.AfterFunc(d, func() { cancel(&TimeoutError{After: d}) })
+	}
+	s.log.WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": lastID}).Debug("sse: connecting")
+	body, err := s.src.Open(cctx, lastID)
+	if err != nil {
+		return err
+	}
+	s.conn.body = body
+	s.conn.opened = time.Now()
+	s.conn.unhook = context.AfterFunc(cctx, func() { body.Close() })
+	var r io.Reader = body
+	if s.conn.timer != nil {
+		s.conn.timer.Reset(s.cfg.readTimeout)
+		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.cfg.readTimeout}
+	}
+	s.p.reset(r, s.cfg.maxEventSize)
+	s.failures = 0
+	s.start = Start{Attempt: s.attempts}
+	s.log.WithField("attempt", s.attempts).Info("sse: connected")
+	return nil
+}
+
+// disconnect ends the current attempt, if any. err is how it ended;
+// requested tells a stop the caller asked for, which is not a failure.
+func (s *Stream) disconnect(err error, requested bool) {
+	c := &s.conn
+	if c.cancel == nil {
+		return
+	}
+	s.mu.Lock()
+	s.stop = nil
+	s.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.body != nil {
+		c.unhook()
+		c.body.Close()
+		c.stats.bytes = s.p.n
+	}
+	c.cancel(nil)
+	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, err, requested)
+	*c = conn{ctx: c.ctx} // handlers of the Fault still get the attempt's context
+}
+
+// fail handles the end of a connection or a failed attempt: it decides,
+// through the error strategy and the backoff, whether and when to
+// reconnect, and leaves the Fault in s.fault.
+func (s *Stream) fail(ctx context.Context, err error) actionKind {
+	if cause := context.Cause(s.conn.ctx); cause != nil && s.conn.cancel != nil {
+		err = cause // our own cancellation explains the read or request error
+	}
+	if s.halt.Load() || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+		return s.halted()
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	opened := s.conn.opened
+	s.disconnect(err, false)
+
+	now := time.Now()
+	if !opened.IsZero() && now.Sub(opened) >= s.cfg.resetAfter {
+		s.delay.reset()
+	}
+	s.failures++
+	if s.failures == 1 {
+		s.firstFailure = now
+	}
+	var statusErr *StatusError
+	retry := true
+	switch {
+	case errors.Is(err, ErrInterrupted):
+	case errors.As(err, &statusErr) && statusErr.Code == 204:
+		retry = false // the server asks the client to stop
+	default:
+		retry = s.cfg.errorStrategy(err, s.failures, now.Sub(s.firstFailure))
+	}
+	var d time.Duration
+	if retry {
+		d, retry = s.delay.next()
+	}
+	s.mu.Lock()
+	s.nextDelay = d
+	s.mu.Unlock()
+	s.fault = Fault{Err: err, Final: !retry, RetryDelay: d}
+	s.wait = d
+	s.state = stateWait
+	s.tel.reconnect(s.conn.ctx, err, retry)
+	log := s.log.WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": s.lastEventID})
+	if err != nil {
+		log = log.WithError(err)
+	}
+	if retry {
+		log.WithField("delay", d).Warn("sse: connection ended; reconnecting")
+	} else {
+		s.state = stateStopped
+		log.Error("sse: connection ended; giving up")
+	}
+	return kindFault
+}
+
+// sleep waits d before a reconnection. It returns false if the stream
+// should stop instead; an Interrupt cuts the wait short.
+func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if !s.setStop(cancel) {
+		return false
+	}
+	defer s.setStop(nil)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-wctx.Done():
+		return errors.Is(context.Cause(wctx), ErrInterrupted)
+	}
+}
+
+// timeoutReader restarts the read timeout whenever bytes arrive.
+type timeoutReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+func (t *timeoutReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	if n > 0 {
+		t.timer.Reset(t.d)
+	}
+	return n, err
+}
