@@ -1,0 +1,159 @@
+package sse_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/ssekit/sse"
+)
+
+// feed starts a test server that sends body as an event stream and ends it.
+func feed(body string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, body)
+	}))
+}
+
+// A Dispatcher calls its handlers on its own goroutine, in stream order.
+// Here the server sends three events and ends the stream; with the default
+// error strategy the dispatcher then stops, and Run returns.
+func Example() {
+	srv := feed("event: greeting\ndata: hello\nid: 1\n\ndata: line one\ndata: line two\n\n: just a comment\n\n")
+	defer srv.Close()
+
+	d, err := sse.New(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	d.OnEvent(func(ctx context.Context, ev sse.Event) {
+		fmt.Printf("%s %q (last id %q)\n", ev.Type, ev.Data, ev.LastEventID)
+	})
+	d.OnComment(func(ctx context.Context, c sse.Comment) {
+		fmt.Printf("comment %q\n", c.Text)
+	})
+	if err := d.Run(context.Background()); err != nil {
+		fmt.Println("failed:", err)
+	}
+	// Output:
+	// greeting "hello" (last id "1")
+	// message "line one\nline two" (last id "1")
+	// comment " just a comment"
+}
+
+// OnJSON decodes each event of one type into a Go value.
+func ExampleOnJSON() {
+	srv := feed("event: price\ndata: {\"symbol\":\"ACME\",\"px\":42.5}\n\nevent: price\ndata: not json\n\n")
+	defer srv.Close()
+
+	type price struct {
+		Symbol string  `json:"symbol"`
+		Px     float64 `json:"px"`
+	}
+	d, _ := sse.New(srv.URL)
+	sse.OnJSON(d, "price", func(ctx context.Context, p price, ev sse.Event) {
+		fmt.Println(p.Symbol, p.Px)
+	})
+	d.OnFault(func(ctx context.Context, f sse.Fault) {
+		var de *sse.DecodeError
+		if errors.As(f.Err, &de) {
+			fmt.Println("bad price:", de.Event.Data)
+		}
+	})
+	d.Run(context.Background())
+	// Output:
+	// ACME 42.5
+	// bad price: not json
+}
+
+// A server that drops the connection is reconnected to, and told where to
+// resume with the Last-Event-ID header.
+func ExampleWithErrorStrategy() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch r.Header.Get("Last-Event-ID") {
+		case "":
+			io.WriteString(w, "id: 1\ndata: first\n\n") // and the connection drops
+		case "1":
+			io.WriteString(w, "id: 2\ndata: second\n\n")
+		default:
+			w.WriteHeader(http.StatusNoContent) // 204: the server says stop
+		}
+	}))
+	defer srv.Close()
+
+	d, _ := sse.New(srv.URL,
+		sse.WithErrorStrategy(sse.ContinueWithMaxAttempts(3)),
+		sse.WithInitialDelay(10*time.Millisecond),
+	)
+	d.OnStart(func(ctx context.Context, s sse.Start) { fmt.Println("connected, attempt", s.Attempt) })
+	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println(ev.ID, ev.Data) })
+	err := d.Run(context.Background())
+	var se *sse.StatusError
+	if errors.As(err, &se) {
+		fmt.Println("stopped with status", se.Code)
+	}
+	// Output:
+	// connected, attempt 1
+	// 1 first
+	// connected, attempt 2
+	// 2 second
+	// stopped with status 204
+}
+
+// A Stream is the same engine without a goroutine: range over its events.
+func ExampleStream_Events() {
+	srv := feed("data: a\n\ndata: b\n\n")
+	defer srv.Close()
+
+	s, _ := sse.NewStream(srv.URL)
+	defer s.Close()
+	for ev, err := range s.Events(context.Background()) {
+		if err != nil {
+			fmt.Println("failed:", err)
+			break
+		}
+		fmt.Println(ev.Data)
+	}
+	// Output:
+	// a
+	// b
+}
+
+// All yields everything that happens on the stream, not only events.
+func ExampleStream_All() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "try later", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+
+	s, _ := sse.NewStream(srv.URL)
+	for a := range s.All(context.Background()) {
+		switch a := a.(type) {
+		case sse.Fault:
+			fmt.Println("fault:", a.Err, "final:", a.Final)
+		default:
+			fmt.Printf("%T\n", a)
+		}
+	}
+	// Output:
+	// fault: sse: unexpected status 503 final: true
+}
+
+// WithSource reads any io.Reader instead of HTTP, one per connection.
+func ExampleWithSource() {
+	src := sse.SourceFunc(func(ctx context.Context, lastEventID string) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader("retry: 5000\r\ndata: from a file\r\n\r\n")), nil
+	})
+	d, _ := sse.New("", sse.WithSource(src))
+	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println(ev.Data) })
+	d.Run(context.Background())
+	// Output:
+	// from a file
+}
