@@ -182,7 +182,9 @@ func parseRetry(v []byte) (time.Duration, bool) {
 // line returns the next line without its terminator (LF, CR or CRLF).
 func (p *parser) line() ([]byte, error) {
 	if !p.bomDone {
-		for p.end-p.start < len(bom) && p.fill() == nil {
+		// Wait for more bytes only while they may still be a BOM, so that a
+		// short first line is not held back until more bytes arrive.
+		for p.end-p.start < len(bom) && bytes.HasPrefix([]byte(bom), p.buf[p.start:p.end]) && p.fill() == nil {
 		}
 		if bytes.HasPrefix(p.buf[p.start:p.end], []byte(bom)) {
 			p.start += len(bom)
