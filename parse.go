@@ -168,10 +168,11 @@ func parseRetry(v []byte) (time.Duration, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if ms > (math.MaxUint64-9)/10 {
+		d := uint64(c - '0')
+		if ms > (math.MaxUint64-d)/10 {
 			return 0, false
 		}
-		ms = ms*10 + uint64(c-'0')
+		ms = ms*10 + d
 	}
 	if ms > math.MaxInt64/uint64(time.Millisecond) {
 		return math.MaxInt64, true
