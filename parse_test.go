@@ -1,0 +1,438 @@
+package sse
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// The records a parser produces, written as strings so that a whole stream
+// compares with slices.Equal and prints readably.
+
+// ev is an event without an id field of its own; last is the last event ID.
+func recEv(typ, data, last string) string {
+	return fmt.Sprintf("event type=%q data=%q last=%q", typ, data, last)
+}
+
+// evID is an event with its own id field, which is then the last event ID.
+func recEvID(typ, data, id string) string {
+	return fmt.Sprintf("event type=%q data=%q id=%q last=%q", typ, data, id, id)
+}
+
+func recCm(text string) string             { return fmt.Sprintf("comment %q", text) }
+func recRt(d time.Duration) string         { return "retry " + d.String() }
+func recIDOnly(id string) string           { return fmt.Sprintf("id %q", id) }
+func recTooLarge(limit int) string         { return fmt.Sprintf("error too large %d", limit) }
+func recErr(err error) string              { return "error " + err.Error() }
+func recs(s ...string) []string            { return s }
+func oneReadOf(s string) io.Reader         { return strings.NewReader(s) }
+func readsEvery(s string, n int) io.Reader { return inReadsOf([]byte(s), n) }
+
+// splitReader returns its chunks one per Read, the way a network delivers
+// segments, and then io.EOF.
+type splitReader struct {
+	chunks [][]byte
+}
+
+func (r *splitReader) Read(b []byte) (int, error) {
+	for len(r.chunks) > 0 && len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.chunks[0])
+	r.chunks[0] = r.chunks[0][n:]
+	return n, nil
+}
+
+// chunked returns a Reader that hands out b in reads of at most n bytes.
+func inReadsOf(b []byte, n int) io.Reader {
+	r := &splitReader{}
+	for len(b) > 0 {
+		k := min(n, len(b))
+		r.chunks = append(r.chunks, b[:k])
+		b = b[k:]
+	}
+	return r
+}
+
+// reads returns a Reader that hands out exactly the given reads.
+func readsOf(s ...string) io.Reader {
+	r := &splitReader{}
+	for _, c := range s {
+		r.chunks = append(r.chunks, []byte(c))
+	}
+	return r
+}
+
+// parseConns runs one parser over several connections, as a Stream does
+// when it reconnects, and returns what it produced. Each connection ends
+// with its Reader's error; only errors other than io.EOF are recorded.
+func parseConns(max int, conns ...io.Reader) []string {
+	var (
+		p   parser
+		out []string
+	)
+	for _, r := range conns {
+		p.reset(r, max)
+		for {
+			k, err := p.next()
+			if err != nil {
+				var tl *TooLargeError
+				switch {
+				case errors.As(err, &tl):
+					out = append(out, recTooLarge(tl.Limit))
+				case err != io.EOF:
+					out = append(out, recErr(err))
+				}
+				break
+			}
+			switch k {
+			case recEvent:
+				if p.idSet {
+					out = append(out, recEvID(string(p.typ), string(p.data), string(p.id)))
+				} else {
+					out = append(out, recEv(string(p.typ), string(p.data), string(p.lastID)))
+				}
+			case recComment:
+				out = append(out, recCm(string(p.comment)))
+			case recRetry:
+				out = append(out, recRt(p.retry))
+			case recID:
+				out = append(out, recIDOnly(string(p.lastID)))
+			default:
+				out = append(out, fmt.Sprintf("unknown record %d", k))
+			}
+		}
+	}
+	return out
+}
+
+type splitCase struct {
+	name string
+	in   string
+	max  int // WithMaxEventSize; 0 for the default
+	want []string
+}
+
+// runAtEveryReadSize runs each case at every read size from 1 byte to the whole input:
+// the result must not depend on how the network split the bytes.
+func runAtEveryReadSize(t *testing.T, tests []splitCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			limit := tt.max
+			if limit == 0 {
+				limit = 16 << 20
+			}
+			for n := 1; n <= max(1, len(tt.in)); n++ {
+				got := parseConns(limit, readsEvery(tt.in, n))
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("input %q in reads of %d bytes: got %q; want %q", tt.in, n, got, tt.want)
+					break // one read size is enough to show the failure
+				}
+			}
+		})
+	}
+}
+
+func TestParseLineEndings(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "LF", in: "data: a\n\n", want: recs(recEv("", "a", ""))},
+		{name: "CR", in: "data: a\r\r", want: recs(recEv("", "a", ""))},
+		{name: "CRLF", in: "data: a\r\n\r\n", want: recs(recEv("", "a", ""))},
+		{name: "mixed in one event", in: "data: a\rdata: b\ndata: c\r\n\n", want: recs(recEv("", "a\nb\nc", ""))},
+		{name: "CRLF is one ending, not two", in: "data: a\r\ndata: b\r\n\r\n", want: recs(recEv("", "a\nb", ""))},
+		{name: "CR CR is two endings", in: "data: a\r\rdata: b\r\r", want: recs(recEv("", "a", ""), recEv("", "b", ""))},
+		{name: "LF CR is two endings", in: "data: a\n\rdata: b\n\r", want: recs(recEv("", "a", ""), recEv("", "b", ""))},
+		{name: "blank lines between events", in: "\n\r\n\rdata: a\n\n\n\n", want: recs(recEv("", "a", ""))},
+		{name: "CR ending the stream ends a line", in: "data: a\n\r", want: recs(recEv("", "a", ""))},
+	})
+}
+
+// A CR that ends one read and an LF that starts the next are one line
+// ending: the LF must not be taken for a blank line.
+func TestParseCRLFSplitAcrossReads(t *testing.T) {
+	tests := []struct {
+		name  string
+		reads []string
+		want  []string
+	}{
+		{"CR|LF inside an event", recs("data: a\r", "\ndata: b\r", "\n\r", "\n"), recs(recEv("", "a\nb", ""))},
+		{"CR|LF after a comment", recs(":c\r", "\ndata: x\r\n\r", "\n"), recs(recCm("c"), recEv("", "x", ""))},
+		{"CR|LF|LF", recs("data: a\r", "\n", "\n"), recs(recEv("", "a", ""))},
+		{"CR|CR", recs("data: a\r", "\r"), recs(recEv("", "a", ""))},
+		{"CR|empty read|LF", recs("data: a\r", "", "\ndata: b\n\n"), recs(recEv("", "a\nb", ""))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseConns(1<<20, readsOf(tt.reads...)); !slices.Equal(got, tt.want) {
+				t.Errorf("reads %q: got %q; want %q", tt.reads, got, tt.want)
+			}
+		})
+	}
+}
+
+// stallingReader hands out its chunks, then reports a stall instead of
+// blocking: a parser that asks for more bytes before returning what it
+// already has would deliver it only after the stall.
+type stallingReader struct {
+	splitReader
+	stalled bool
+}
+
+var errStalled = errors.New("stalled")
+
+func (r *stallingReader) Read(b []byte) (int, error) {
+	n, err := r.splitReader.Read(b)
+	if err == io.EOF {
+		r.stalled = true
+		return 0, errStalled
+	}
+	return n, err
+}
+
+// A line is delivered as soon as its ending arrives, without waiting for the
+// next byte: not after a CR (which an LF might follow), and not at the start
+// of the stream (where a BOM might follow).
+func TestParseDeliversWithoutReadingAhead(t *testing.T) {
+	tests := []struct {
+		name  string
+		reads []string
+		want  recKind // 0: the parser must wait for more bytes
+	}{
+		{"event ended by CR CR", recs("data: a\r\r"), recEvent},
+		{"event ended by LF LF", recs("data: a\n\n"), recEvent},
+		{"short comment first", recs(":\n"), recComment},
+		{"blank line then comment", recs("\n", ":\n"), recComment},
+		{"comment after a BOM", recs("\xEF\xBB\xBF:\n"), recComment},
+		{"comment after a BOM in two reads", recs("\xEF", "\xBB\xBF:\n"), recComment},
+		{"a BOM prefix only", recs("\xEF\xBB"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &stallingReader{}
+			for _, c := range tt.reads {
+				r.chunks = append(r.chunks, []byte(c))
+			}
+			var p parser
+			p.reset(r, 1<<20)
+			k, err := p.next()
+			if tt.want == 0 {
+				if !errors.Is(err, errStalled) {
+					t.Errorf("reads %q: got record %d, error %v; want the stall", tt.reads, k, err)
+				}
+				return
+			}
+			if k != tt.want || err != nil {
+				t.Fatalf("reads %q: got record %d, error %v; want record %d", tt.reads, k, err, tt.want)
+			}
+			if r.stalled {
+				t.Errorf("reads %q: the parser read past the line before returning it", tt.reads)
+			}
+		})
+	}
+}
+
+func TestParseBOM(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "stripped at the start", in: "\xEF\xBB\xBFdata: a\n\n", want: recs(recEv("", "a", ""))},
+		{name: "stripped before a blank line", in: "\xEF\xBB\xBF\ndata: a\n\n", want: recs(recEv("", "a", ""))},
+		{name: "only one stripped", in: "\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n", want: recs(recEv("", "b", ""))},
+		{name: "later at a line start is part of the name", in: "data: a\n\n\xEF\xBB\xBFdata: b\n\n", want: recs(recEv("", "a", ""))},
+		{name: "in a value is data", in: "data: \xEF\xBB\xBFb\n\n", want: recs(recEv("", "\uFEFFb", ""))},
+		{name: "a BOM prefix is not stripped", in: "\xEF\xBBdata: a\n\ndata: b\n\n", want: recs(recEv("", "b", ""))},
+		{name: "a BOM alone", in: "\xEF\xBB\xBF", want: nil},
+	})
+}
+
+// Every connection's stream may start with its own BOM, including when its
+// three bytes arrive in separate reads.
+func TestParseBOMOnEveryConnection(t *testing.T) {
+	got := parseConns(1<<20,
+		oneReadOf("\xEF\xBB\xBFdata: a\n\n"),
+		readsOf("\xEF", "\xBB", "\xBFdata: b\n\n"),
+		readsOf("\xEF\xBB", "\xBFdata: c\n\n\xEF\xBB\xBFdata: d\n\n"),
+	)
+	want := recs(recEv("", "a", ""), recEv("", "b", ""), recEv("", "c", ""))
+	if !slices.Equal(got, want) {
+		t.Errorf("three connections each starting with a BOM: got %q; want %q", got, want)
+	}
+}
+
+func TestParseFields(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "all four", in: "event: add\ndata: x\nid: 7\nretry: 10\n\n", want: recs(recRt(10*time.Millisecond), recEvID("add", "x", "7"))},
+		{name: "order does not matter", in: "id: 7\ndata: x\nevent: add\n\n", want: recs(recEvID("add", "x", "7"))},
+		{name: "last event field wins", in: "event: a\nevent: b\ndata: x\n\n", want: recs(recEv("b", "x", ""))},
+		{name: "unknown field ignored", in: "foo: bar\ndata: x\nfoo\n\n", want: recs(recEv("", "x", ""))},
+		{name: "names are case sensitive", in: "Data: x\nEVENT: y\n\ndata: z\n\n", want: recs(recEv("", "z", ""))},
+		{name: "name with a space is another name", in: "data : x\n\n", want: nil},
+		{name: "comment", in: ": hello\n", want: recs(recCm(" hello"))},
+		{name: "empty comment", in: ":\n", want: recs(recCm(""))},
+		{name: "comment keeps its colons", in: "::a: b\n", want: recs(recCm(":a: b"))},
+		{name: "comment inside an event", in: "data: a\n: c\ndata: b\n\n", want: recs(recCm(" c"), recEv("", "a\nb", ""))},
+		{name: "field without colon: data", in: "data\n\n", want: recs(recEv("", "", ""))},
+		{name: "field without colon: two data lines", in: "data\ndata\n\n", want: recs(recEv("", "\n", ""))},
+		{name: "field without colon: event resets the type", in: "event: a\nevent\ndata: x\n\n", want: recs(recEv("", "x", ""))},
+		{name: "field without colon: id empties the last event ID", in: "id: 1\n\nid\ndata: x\n\n", want: recs(recIDOnly("1"), recEvID("", "x", ""))},
+		{name: "field without colon: retry is empty", in: "retry\ndata: x\n\n", want: recs(recEv("", "x", ""))},
+		{name: "empty value after colon", in: "data:\n\n", want: recs(recEv("", "", ""))},
+		{name: "one leading space stripped", in: "data: x\n\n", want: recs(recEv("", "x", ""))},
+		{name: "no leading space", in: "data:x\n\n", want: recs(recEv("", "x", ""))},
+		{name: "only one of two spaces stripped", in: "data:  x\n\n", want: recs(recEv("", " x", ""))},
+		{name: "tab not stripped", in: "data:\tx\n\n", want: recs(recEv("", "\tx", ""))},
+		{name: "trailing space kept", in: "data: x \n\n", want: recs(recEv("", "x ", ""))},
+		{name: "space stripped from event", in: "event:  a\ndata: x\n\n", want: recs(recEv(" a", "x", ""))},
+		{name: "value keeps later colons", in: "data: a: b\n\n", want: recs(recEv("", "a: b", ""))},
+		{name: "multi-line data joined with LF", in: "data: a\ndata:\ndata: c\n\n", want: recs(recEv("", "a\n\nc", ""))},
+		{name: "data ending in an empty line", in: "data: a\ndata\n\n", want: recs(recEv("", "a\n", ""))},
+	})
+}
+
+func TestParseDispatch(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "blank line dispatches", in: "data: a\n\ndata: b\n\n", want: recs(recEv("", "a", ""), recEv("", "b", ""))},
+		{name: "no data, no dispatch", in: "event: add\n\n", want: nil},
+		{name: "the type resets without a dispatch", in: "event: add\n\ndata: x\n\n", want: recs(recEv("", "x", ""))},
+		{name: "the type resets after a dispatch", in: "event: add\ndata: x\n\ndata: y\n\n", want: recs(recEv("add", "x", ""), recEv("", "y", ""))},
+		{name: "data does not leak into the next event", in: "data: a\n\ndata: b\n\n", want: recs(recEv("", "a", ""), recEv("", "b", ""))},
+		{name: "comment only block", in: ": c\n\n", want: recs(recCm(" c"))},
+		{name: "unfinished event at EOF discarded", in: "data: a\n\ndata: b\n", want: recs(recEv("", "a", ""))},
+		{name: "unfinished line at EOF discarded", in: "data: a\n\ndata: b", want: recs(recEv("", "a", ""))},
+		{name: "unfinished comment at EOF discarded", in: ": c", want: nil},
+		{name: "unfinished id at EOF not committed", in: "id: 1\ndata: a\n\nid: 2\n", want: recs(recEvID("", "a", "1"))},
+	})
+}
+
+func TestParseID(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "own id", in: "id: 1\ndata: a\n\n", want: recs(recEvID("", "a", "1"))},
+		{name: "last event ID persists", in: "id: 1\ndata: a\n\ndata: b\n\n", want: recs(recEvID("", "a", "1"), recEv("", "b", "1"))},
+		{name: "id with NUL ignored", in: "id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", want: recs(recEvID("", "a", "1"), recEv("", "b", "1"))},
+		{name: "id with NUL keeps an earlier id of the block", in: "id: 1\nid: \x00\ndata: a\n\n", want: recs(recEvID("", "a", "1"))},
+		{name: "committed without data", in: "data: a\nid: 1\n\nid: 2\n\ndata: b\n\n", want: recs(recEvID("", "a", "1"), recIDOnly("2"), recEv("", "b", "2"))},
+		{name: "committed with a type but no data", in: "id: 3\nevent: x\n\n", want: recs(recIDOnly("3"))},
+		{name: "unchanged id is not reported again", in: "id: 1\ndata: a\n\nid: 1\n\n", want: recs(recEvID("", "a", "1"))},
+		{name: "empty id empties it", in: "id: 1\ndata: a\n\nid:\ndata: b\n\ndata: c\n\n", want: recs(recEvID("", "a", "1"), recEvID("", "b", ""), recEv("", "c", ""))},
+		{name: "empty id without data", in: "id: 1\n\nid:\n\n", want: recs(recIDOnly("1"), recIDOnly(""))},
+		{name: "leading space stripped once", in: "id:  5\ndata: a\n\n", want: recs(recEvID("", "a", " 5"))},
+		{name: "last id field in a block wins", in: "id: 1\nid: 2\ndata: a\n\n", want: recs(recEvID("", "a", "2"))},
+	})
+}
+
+func TestParseRetry(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "milliseconds", in: "retry: 2500\n", want: recs(recRt(2500 * time.Millisecond))},
+		{name: "zero", in: "retry: 0\n", want: recs(recRt(0))},
+		{name: "leading zeros", in: "retry: 007\n", want: recs(recRt(7 * time.Millisecond))},
+		{name: "no dispatch", in: "retry: 10\n\n", want: recs(recRt(10 * time.Millisecond))},
+		{name: "inside an event", in: "data: a\nretry: 10\ndata: b\n\n", want: recs(recRt(10*time.Millisecond), recEv("", "a\nb", ""))},
+		{name: "empty ignored", in: "retry:\nretry\nretry: \n", want: nil},
+		{name: "letters ignored", in: "retry: 25a\n", want: nil},
+		{name: "sign ignored", in: "retry: -1\nretry: +1\n", want: nil},
+		{name: "decimal point ignored", in: "retry: 1.5\n", want: nil},
+		{name: "space inside ignored", in: "retry: 1 0\n", want: nil},
+		{name: "two leading spaces ignored", in: "retry:  10\n", want: nil},
+		{name: "trailing space ignored", in: "retry: 10 \n", want: nil},
+		{name: "non-ASCII digits ignored", in: "retry: \uFF11\u0661\n", want: nil},
+		{name: "largest int64 saturates", in: "retry: 9223372036854775807\n", want: recs(recRt(math.MaxInt64))},
+		{name: "largest uint64 saturates", in: "retry: 18446744073709551615\n", want: recs(recRt(math.MaxInt64))},
+		{name: "overflowing 64 bits ignored", in: "retry: 18446744073709551616\n", want: nil},
+		{name: "very long ignored", in: "retry: " + strings.Repeat("9", 40) + "\n", want: nil},
+		{name: "ignored value keeps the previous one", in: "retry: 5\nretry: x\ndata: a\n\n", want: recs(recRt(5*time.Millisecond), recEv("", "a", ""))},
+	})
+}
+
+// Invalid UTF-8 becomes U+FFFD, one per maximal subpart, as the WHATWG
+// UTF-8 decoder does: the stream is decoded before it is parsed.
+func TestParseInvalidUTF8(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "valid kept", in: "data: h\u00e9 \u20ac \U0001F600\n\n", want: recs(recEv("", "h\u00e9 \u20ac \U0001F600", ""))},
+		{name: "truncated 3-byte sequence then ASCII", in: "data: \xE2\x82A\n\n", want: recs(recEv("", "\uFFFDA", ""))},
+		{name: "F0 80 is two subparts", in: "data: \xF0\x80\n\n", want: recs(recEv("", "\uFFFD\uFFFD", ""))},
+		{name: "lone continuation", in: "data: a\x80b\n\n", want: recs(recEv("", "a\uFFFDb", ""))},
+		{name: "FF", in: "data: \xFF\n\n", want: recs(recEv("", "\uFFFD", ""))},
+		{name: "overlong C0 80", in: "data: \xC0\x80\n\n", want: recs(recEv("", "\uFFFD\uFFFD", ""))},
+		{name: "overlong E0 80 80", in: "data: \xE0\x80\x80\n\n", want: recs(recEv("", "\uFFFD\uFFFD\uFFFD", ""))},
+		{name: "surrogate ED A0 80", in: "data: \xED\xA0\x80\n\n", want: recs(recEv("", "\uFFFD\uFFFD\uFFFD", ""))},
+		{name: "above U+10FFFF", in: "data: \xF4\x90\x80\x80\n\n", want: recs(recEv("", "\uFFFD\uFFFD\uFFFD\uFFFD", ""))},
+		{name: "truncated 4-byte sequence", in: "data: \xF0\x9F\x98A\n\n", want: recs(recEv("", "\uFFFDA", ""))},
+		{name: "truncated at the end of the data", in: "data: a\xE2\x82\n\n", want: recs(recEv("", "a\uFFFD", ""))},
+		{name: "truncated before a line break", in: "data: \xE2\x82\ndata: \xAC\n\n", want: recs(recEv("", "\uFFFD\n\uFFFD", ""))},
+		{name: "two truncated sequences", in: "data: \xE2\x82\xE2\x82\xAC\n\n", want: recs(recEv("", "\uFFFD\u20ac", ""))},
+		{name: "in the event type", in: "event: a\xFFb\ndata: x\n\n", want: recs(recEv("a\uFFFDb", "x", ""))},
+		{name: "in the id", in: "id: \xE2\x82A\ndata: x\n\n", want: recs(recEvID("", "x", "\uFFFDA"))},
+		{name: "in a comment", in: ":\xF0\x80\n", want: recs(recCm("\uFFFD\uFFFD"))},
+		{name: "in a field name", in: "dat\xE1: x\ndata: y\n\n", want: recs(recEv("", "y", ""))},
+	})
+}
+
+func TestParseTooLarge(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "line at the limit", max: 8, in: "data:abc\n\n", want: recs(recEv("", "abc", ""))},
+		{name: "line over the limit", max: 8, in: "data:abcd\n\n", want: recs(recTooLarge(8))},
+		{name: "comment over the limit", max: 8, in: ":12345678\n", want: recs(recTooLarge(8))},
+		{name: "unknown field over the limit", max: 8, in: "xxxxxxxxxxxx\ndata: a\n\n", want: recs(recTooLarge(8))},
+		{name: "line over the limit without an ending", max: 8, in: "data:abcdefgh", want: recs(recTooLarge(8))},
+		{name: "event over the limit", max: 10, in: "data:aaaa\ndata:aaaa\ndata:aaaa\n\n", want: recs(recTooLarge(10))},
+		{name: "events each under the limit", max: 10, in: "data:aaaa\ndata:aaaa\n\ndata:aaaa\ndata:aaaa\n\n", want: recs(recEv("", "aaaa\naaaa", ""), recEv("", "aaaa\naaaa", ""))},
+		{name: "events after many small lines", max: 10, in: strings.Repeat(":\n", 20) + "data: a\n\n", want: append(slices.Repeat(recs(recCm("")), 20), recEv("", "a", ""))},
+	})
+}
+
+// A long stream with the default limit grows the buffer as needed and
+// still bounds it: a 1 MiB line is fine, and one over a 64 KiB limit is not.
+func TestParseLongLines(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	got := parseConns(16<<20, readsEvery("data: "+big+"\n\n", 1000))
+	if want := recs(recEv("", big, "")); !slices.Equal(got, want) {
+		t.Errorf("a 1 MiB data line: got %d records; want one event with the line", len(got))
+	}
+	got = parseConns(64<<10, readsEvery("data: "+big+"\n\n", 1000))
+	if want := recs(recTooLarge(64 << 10)); !slices.Equal(got, want) {
+		t.Errorf("a 1 MiB data line under a 64 KiB limit: got %.200q; want %q", got, want)
+	}
+}
+
+// noProgressReader is a broken Reader that returns 0, nil forever.
+type noProgressReader struct{}
+
+func (noProgressReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestParseReaderWithoutProgress(t *testing.T) {
+	got := parseConns(1<<10, io.MultiReader(oneReadOf("data: a\n\n"), noProgressReader{}))
+	if want := recs(recEv("", "a", ""), recErr(io.ErrNoProgress)); !slices.Equal(got, want) {
+		t.Errorf("a reader stuck at 0, nil: got %q; want %q", got, want)
+	}
+}
+
+func TestParseReadError(t *testing.T) {
+	boom := errors.New("boom")
+	got := parseConns(1<<10, io.MultiReader(oneReadOf("data: a\n\ndata: b\n"), iotest.ErrReader(boom)))
+	if want := recs(recEv("", "a", ""), recErr(boom)); !slices.Equal(got, want) {
+		t.Errorf("a read error after an event: got %q; want %q", got, want)
+	}
+}
+
+// The last event ID survives a new connection, but the unfinished block of
+// the old one, and the id in it, do not.
+func TestParseAcrossConnections(t *testing.T) {
+	got := parseConns(1<<20,
+		oneReadOf("id: 1\ndata: a\n\nid: 2\nevent: x\ndata: cut"),
+		oneReadOf("data: b\n\n"),
+		oneReadOf("id: 3\n\n"),
+		oneReadOf("data: c\n\n"),
+	)
+	want := recs(recEvID("", "a", "1"), recEv("", "b", "1"), recIDOnly("3"), recEv("", "c", "3"))
+	if !slices.Equal(got, want) {
+		t.Errorf("four connections: got %q; want %q", got, want)
+	}
+}
