@@ -1,0 +1,456 @@
+// Command ssecat reads a Server-Sent Events stream and prints its events,
+// one per line as JSON, or laid out for a person when its output is a
+// terminal.
+//
+// Usage:
+//
+//	ssecat [flags] URL
+//	ssecat -demo [flags]
+//
+// Run ssecat -h for the flags. The exit code is 0 when the stream ended (the
+// server closed it, --count was reached, or Ctrl-C), 1 when it failed and
+// the error strategy (--max-retries) gave up, and 2 for a usage error.
+//
+// ssecat -demo starts a small SSE server on a loopback port and reads it the
+// same way: a feed of typed JSON events with heartbeat comments, a retry
+// field, and dropped connections that resume from Last-Event-ID.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/ssekit/sse"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0 // the stream ended, --count was reached, or Ctrl-C
+	exitFailed = 1 // the stream failed and the error strategy gave up
+	exitUsage  = 2 // bad flags or URL
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is what the command line asks for.
+type config struct {
+	url          string
+	headers      headerList
+	method       string
+	body         string
+	lastEventID  string
+	events       stringList
+	comments     bool
+	readTimeout  time.Duration
+	maxRetries   int
+	retriesSet   bool // --max-retries was given
+	initialDelay time.Duration
+	json         bool
+	pretty       bool
+	verbose      bool
+	trace        bool
+	count        int
+	demo         bool
+}
+
+// run is the whole program; main only adds the signals and the exit.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, code, ok := parseArgs(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	var body []byte
+	if cfg.body != "" {
+		b, err := readBody(cfg.body, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "ssecat: %v\n", err)
+			return exitUsage
+		}
+		body = b
+	}
+
+	human := cfg.pretty || (!cfg.json && isTerminal(stdout))
+	var out printer
+	if human {
+		out = newHumanPrinter(stdout, os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb")
+	} else {
+		out = newJSONPrinter(stdout, stderr)
+	}
+
+	if cfg.demo {
+		return runDemo(ctx, cfg, body, out, stderr)
+	}
+	return consume(ctx, cfg, body, out, stderr)
+}
+
+// consume reads cfg.url and prints what happens on it until the stream
+// stops. The demo uses it too, against its own server.
+func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr io.Writer) int {
+	if err := checkURL(cfg.url); err != nil {
+		fmt.Fprintf(stderr, "ssecat: %v\n", err)
+		return exitUsage
+	}
+
+	// A transport of our own, so that nothing stays connected once run returns.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	opts := []sse.Option{
+		sse.WithHTTPClient(&http.Client{Transport: tr}),
+		sse.WithMethod(cfg.method),
+		sse.WithInitialDelay(cfg.initialDelay),
+		sse.WithReadTimeout(cfg.readTimeout),
+		sse.WithErrorStrategy(strategy(cfg.maxRetries)),
+	}
+	for _, h := range cfg.headers {
+		opts = append(opts, sse.WithHeader(h.name, h.value))
+	}
+	if body != nil {
+		opts = append(opts, sse.WithBody(body))
+	}
+	if cfg.lastEventID != "" {
+		opts = append(opts, sse.WithLastEventID(cfg.lastEventID))
+	}
+	if cfg.verbose {
+		log := logrus.New()
+		log.SetOutput(stderr)
+		log.SetLevel(logrus.DebugLevel)
+		opts = append(opts, sse.WithLogger(log))
+	}
+	if cfg.trace {
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(stderr))
+		if err != nil {
+			fmt.Fprintf(stderr, "ssecat: trace exporter: %v\n", err)
+			return exitFailed
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		// Shutdown must outlive a cancelled ctx, or the last spans are lost.
+		defer tp.Shutdown(context.WithoutCancel(ctx))
+		opts = append(opts, sse.WithTracerProvider(tp))
+	}
+
+	s, err := sse.NewStream(cfg.url, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "ssecat: %s\n", strings.TrimPrefix(err.Error(), "sse: "))
+		return exitUsage
+	}
+	defer s.Close()
+
+	want := make(map[string]bool, len(cfg.events))
+	for _, t := range cfg.events {
+		want[t] = true
+	}
+	printed, failures := 0, 0
+	for a := range s.All(ctx) {
+		switch a := a.(type) {
+		case sse.Start:
+			failures = 0
+		case sse.Event:
+			if len(want) > 0 && !want[a.Type] {
+				continue
+			}
+			out.event(a, time.Now())
+			printed++
+			if cfg.count > 0 && printed >= cfg.count {
+				return finish(out, stderr, exitOK)
+			}
+		case sse.Comment:
+			if cfg.comments {
+				out.comment(a, time.Now())
+			}
+		case sse.Fault:
+			failures++
+			if !a.Final {
+				out.notice(reconnectNotice(a, s.LastEventID()))
+				continue
+			}
+			var se *sse.StatusError
+			switch {
+			case a.Err == nil:
+				out.notice("stream ended by the server")
+				return finish(out, stderr, exitOK)
+			case errors.As(a.Err, &se) && se.Code == http.StatusNoContent:
+				out.notice("server ended the stream (204 No Content)")
+				return finish(out, stderr, exitOK)
+			}
+			msg := describe(a.Err)
+			if failures > 1 {
+				msg += fmt.Sprintf(" (gave up after %d retries)", failures-1)
+			}
+			fmt.Fprintf(stderr, "ssecat: %s\n", msg)
+			return exitFailed
+		}
+		if out.err() != nil {
+			break
+		}
+	}
+	return finish(out, stderr, exitOK) // ctx is done (Ctrl-C), or output failed
+}
+
+// finish reports a failed write to the output, which turns code into a
+// failure; otherwise it returns code.
+func finish(out printer, stderr io.Writer, code int) int {
+	if err := out.err(); err != nil {
+		fmt.Fprintf(stderr, "ssecat: writing output: %v\n", err)
+		return exitFailed
+	}
+	return code
+}
+
+// strategy maps --max-retries to an error strategy: 0 stops at the first
+// failure (the library's default), a negative number never gives up.
+func strategy(maxRetries int) sse.ErrorStrategy {
+	switch {
+	case maxRetries < 0:
+		return sse.AlwaysContinue()
+	case maxRetries == 0:
+		return sse.AlwaysFail()
+	}
+	return sse.ContinueWithMaxAttempts(maxRetries)
+}
+
+// reconnectNotice is the one line shown for a connection that will be
+// retried.
+func reconnectNotice(f sse.Fault, lastEventID string) string {
+	msg := fmt.Sprintf("%s; reconnecting in %s", describe(f.Err), formatDelay(f.RetryDelay))
+	if lastEventID != "" {
+		msg += ", resuming after id " + sanitize(lastEventID)
+	}
+	return msg
+}
+
+// formatDelay rounds a delay for people: milliseconds below a second,
+// hundredths of a second above.
+func formatDelay(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+// checkURL catches the URL mistakes the library would report later, or
+// less clearly: a missing scheme or host.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad URL %q: %v", raw, errors.Unwrap(err))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("bad URL %q: want an http:// or https:// URL", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("bad URL %q: no host", raw)
+	}
+	return nil
+}
+
+// readBody returns the request body for -d: the text itself, the contents
+// of a file for @file, or standard input for @-.
+func readBody(arg string, stdin io.Reader) ([]byte, error) {
+	name, ok := strings.CutPrefix(arg, "@")
+	switch {
+	case !ok:
+		return []byte(arg), nil
+	case name == "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading the body from standard input: %v", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the body: %v", err)
+	}
+	return b, nil
+}
+
+// isTerminal reports whether w is a terminal (a character device), without
+// any dependency beyond os.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// usage is the help text; TestHelpListsEveryFlag keeps it in step with the
+// flags.
+const usage = `usage: ssecat [flags] URL
+       ssecat -demo [flags]
+
+Reads a Server-Sent Events stream and prints its events: laid out for a
+person on a terminal, as JSON lines otherwise.
+
+Request:
+  -H 'Name: value'     add a request header (repeatable)
+  -X METHOD            HTTP method (default GET, or POST with -d)
+  -d BODY              request body; @file reads a file, @- standard input
+  --last-event-id ID   resume after this event ID (sent as Last-Event-ID)
+
+Reconnection:
+  --max-retries N      reconnect after up to N consecutive failures;
+                       0 stops at the first one, -1 never gives up (default 0)
+  --initial-delay D    delay before the first reconnection, doubled on each
+                       failure; the server's retry field replaces it (default 1s)
+  --read-timeout D     fail a connection that is silent for D (default: none)
+
+Output:
+  --event TYPE         print only events of this type (repeatable)
+  --comments           print comment lines too (often heartbeats)
+  --count N            exit after N events
+  --json               print JSON lines even on a terminal: one object per
+                       event with type, data, id, last_event_id and time
+  --pretty             print for a person even when not on a terminal
+                       (colours unless NO_COLOR is set)
+  -v                   debug logs on standard error
+  --trace              connection spans on standard error (OpenTelemetry)
+
+Demo:
+  -demo                read a feed from an embedded server on 127.0.0.1
+
+Exit status: 0 when the stream ended, --count was reached or on Ctrl-C;
+1 when the stream failed and the retries ran out; 2 for a usage error.
+`
+
+// parseArgs reads the command line. When ok is false, the program exits
+// with code at once; a message has already been printed.
+func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, ok bool) {
+	cfg = &config{}
+	fs := flag.NewFlagSet("ssecat", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors and help are printed below, our way
+	fs.Var(&cfg.headers, "H", "")
+	fs.StringVar(&cfg.method, "X", "", "")
+	fs.StringVar(&cfg.body, "d", "", "")
+	fs.StringVar(&cfg.lastEventID, "last-event-id", "", "")
+	fs.Var(&cfg.events, "event", "")
+	fs.BoolVar(&cfg.comments, "comments", false, "")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", 0, "")
+	fs.IntVar(&cfg.maxRetries, "max-retries", 0, "")
+	fs.DurationVar(&cfg.initialDelay, "initial-delay", time.Second, "")
+	fs.BoolVar(&cfg.json, "json", false, "")
+	fs.BoolVar(&cfg.pretty, "pretty", false, "")
+	fs.BoolVar(&cfg.verbose, "v", false, "")
+	fs.BoolVar(&cfg.trace, "trace", false, "")
+	fs.IntVar(&cfg.count, "count", 0, "")
+	fs.BoolVar(&cfg.demo, "demo", false, "")
+
+	usageError := func(format string, a ...any) (*config, int, bool) {
+		fmt.Fprintf(stderr, "ssecat: "+format+"\n", a...)
+		fmt.Fprintln(stderr, "usage: ssecat [flags] URL (ssecat -h for help)")
+		return nil, exitUsage, false
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			io.WriteString(stdout, usage)
+			return nil, exitOK, false
+		}
+		return usageError("%v", err)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "max-retries" {
+			cfg.retriesSet = true
+		}
+	})
+
+	rest := fs.Args()
+	switch {
+	case cfg.demo && len(rest) > 0:
+		return usageError("-demo takes no URL")
+	case cfg.demo:
+	case len(rest) == 0:
+		return usageError("no URL given")
+	case len(rest) > 1 && strings.HasPrefix(rest[1], "-"):
+		return usageError("flags go before the URL (%q comes after it)", rest[1])
+	case len(rest) > 1:
+		return usageError("one URL only (got %d arguments)", len(rest))
+	default:
+		cfg.url = rest[0]
+	}
+	switch {
+	case cfg.json && cfg.pretty:
+		return usageError("--json and --pretty exclude each other")
+	case cfg.count < 0:
+		return usageError("--count must not be negative")
+	case cfg.readTimeout < 0 || cfg.initialDelay < 0:
+		return usageError("durations must not be negative")
+	}
+	if cfg.method == "" {
+		cfg.method = http.MethodGet
+		if cfg.body != "" {
+			cfg.method = http.MethodPost
+		}
+	}
+	return cfg, exitOK, true
+}
+
+// header is one -H flag.
+type header struct{ name, value string }
+
+// headerList collects the repeatable -H 'Name: value' flag.
+type headerList []header
+
+func (l *headerList) String() string { return fmt.Sprint(len(*l), " headers") }
+
+// Set parses one 'Name: value'.
+func (l *headerList) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	name = strings.TrimSpace(name)
+	switch {
+	case !ok:
+		return fmt.Errorf("header %q: want 'Name: value'", s)
+	case !validToken(name):
+		return fmt.Errorf("header %q: bad name %q", s, name)
+	case strings.ContainsAny(value, "\r\n\x00"):
+		return fmt.Errorf("header %q: value has a line break or NUL", name)
+	}
+	*l = append(*l, header{name, strings.TrimSpace(value)})
+	return nil
+}
+
+// validToken reports whether s is a valid HTTP header name (an RFC 9110
+// token).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// stringList collects a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set adds one value.
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}

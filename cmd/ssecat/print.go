@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ssekit/sse"
+)
+
+// printer shows what happens on a stream. The first failed write is kept
+// and returned by err; later calls do nothing.
+type printer interface {
+	event(ev sse.Event, at time.Time)
+	comment(c sse.Comment, at time.Time)
+	notice(msg string) // reconnections and the end of the stream
+	err() error
+}
+
+// ANSI styles of the human output.
+const (
+	styleType  = "\x1b[1;36m" // bold cyan
+	styleID    = "\x1b[33m"   // yellow
+	styleDim   = "\x1b[2m"
+	styleReset = "\x1b[0m"
+)
+
+// humanPrinter lays events out for a person:
+//
+//	price #2 {"symbol":"ACME"}
+//	notice #6
+//	  first line
+//	  second line
+//	: heartbeat
+//	-- connection lost (unexpected EOF); reconnecting in 300ms
+type humanPrinter struct {
+	w     io.Writer
+	color bool
+	werr  error
+}
+
+func newHumanPrinter(w io.Writer, color bool) *humanPrinter {
+	return &humanPrinter{w: w, color: color}
+}
+
+func (p *humanPrinter) style(b *strings.Builder, style, text string) {
+	if p.color {
+		b.WriteString(style)
+		b.WriteString(text)
+		b.WriteString(styleReset)
+		return
+	}
+	b.WriteString(text)
+}
+
+func (p *humanPrinter) event(ev sse.Event, _ time.Time) {
+	var b strings.Builder
+	p.style(&b, styleType, sanitize(ev.Type))
+	if ev.ID != "" {
+		b.WriteByte(' ')
+		p.style(&b, styleID, "#"+sanitize(ev.ID))
+	}
+	lines := strings.Split(ev.Data, "\n")
+	if len(lines) == 1 {
+		if ev.Data != "" {
+			b.WriteByte(' ')
+			b.WriteString(sanitize(ev.Data))
+		}
+		b.WriteByte('\n')
+	} else {
+		b.WriteByte('\n')
+		for _, l := range lines {
+			b.WriteString("  ")
+			b.WriteString(sanitize(l))
+			b.WriteByte('\n')
+		}
+	}
+	p.write(b.String())
+}
+
+func (p *humanPrinter) comment(c sse.Comment, _ time.Time) {
+	var b strings.Builder
+	p.style(&b, styleDim, ":"+sanitize(c.Text))
+	b.WriteByte('\n')
+	p.write(b.String())
+}
+
+func (p *humanPrinter) notice(msg string) {
+	var b strings.Builder
+	p.style(&b, styleDim, "-- "+msg)
+	b.WriteByte('\n')
+	p.write(b.String())
+}
+
+func (p *humanPrinter) write(s string) {
+	if p.werr == nil {
+		_, p.werr = io.WriteString(p.w, s)
+	}
+}
+
+func (p *humanPrinter) err() error { return p.werr }
+
+// jsonEvent is one line of the JSON output.
+type jsonEvent struct {
+	Type        string    `json:"type"`
+	Data        string    `json:"data"`
+	ID          string    `json:"id"`
+	LastEventID string    `json:"last_event_id"`
+	Time        time.Time `json:"time"`
+}
+
+// jsonComment is the line of a comment, printed with --comments.
+type jsonComment struct {
+	Comment string    `json:"comment"`
+	Time    time.Time `json:"time"`
+}
+
+// jsonPrinter writes one JSON object per line, for programs; notices go to
+// standard error, so that standard output holds nothing but the stream.
+type jsonPrinter struct {
+	enc    *json.Encoder
+	stderr io.Writer
+	werr   error
+}
+
+func newJSONPrinter(stdout, stderr io.Writer) *jsonPrinter {
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false) // data is often HTML or JSON; keep it readable
+	return &jsonPrinter{enc: enc, stderr: stderr}
+}
+
+func (p *jsonPrinter) event(ev sse.Event, at time.Time) {
+	p.encode(jsonEvent{Type: ev.Type, Data: ev.Data, ID: ev.ID, LastEventID: ev.LastEventID, Time: at.UTC()})
+}
+
+func (p *jsonPrinter) comment(c sse.Comment, at time.Time) {
+	p.encode(jsonComment{Comment: c.Text, Time: at.UTC()})
+}
+
+func (p *jsonPrinter) encode(v any) {
+	if p.werr == nil {
+		p.werr = p.enc.Encode(v) // Encode ends the object with a newline
+	}
+}
+
+func (p *jsonPrinter) notice(msg string) {
+	fmt.Fprintf(p.stderr, "ssecat: %s\n", msg)
+}
+
+func (p *jsonPrinter) err() error { return p.werr }
+
+// sanitize makes text from the server safe to print on a terminal: control
+// characters (which could move the cursor or recolour the screen) are shown
+// as \xNN escapes. Tabs are kept.
+func sanitize(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, `\x%02x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\t' || r == 0x7f || 0x80 <= r && r <= 0x9f
+}
