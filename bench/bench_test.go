@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+)
+
+var shapes = sync.OnceValue(Shapes)
+
+func shape(t testing.TB, name string) *Shape {
+	i := slices.IndexFunc(shapes(), func(sh *Shape) bool { return sh.Name == name })
+	if i < 0 {
+		t.Fatalf("no shape %q", name)
+	}
+	return shapes()[i]
+}
+
+// TestShapes checks the generators against what the issue asks for.
+func TestShapes(t *testing.T) {
+	for _, sh := range shapes() {
+		if sh.Events == 0 || sh.DataLen == 0 || len(sh.Data) == 0 {
+			t.Errorf("%s: empty stream", sh.Name)
+		}
+	}
+	if n := len(smallJSON(123456)); n != 64 {
+		t.Errorf("small event data is %d bytes; want 64", n)
+	}
+	if per := len(shape(t, "small-lf").Data) / shape(t, "small-lf").Events; per < 90 || per > 100 {
+		t.Errorf("small events are %d bytes; want about 95", per)
+	}
+	if per := shape(t, "large").DataLen / int64(shape(t, "large").Events); per < 30<<10 || per > 33<<10 {
+		t.Errorf("large events carry %d bytes; want about 32 KiB", per)
+	}
+	if got := shape(t, "line128k-1460").DataLen / int64(shape(t, "line128k-1460").Events); got != 128<<10 {
+		t.Errorf("line128k events carry %d bytes; want %d", got, 128<<10)
+	}
+	if sh := shape(t, "huge8m"); sh.Events != 1 || sh.DataLen != 8<<20 {
+		t.Errorf("huge8m: %d events of %d bytes; want 1 of %d", sh.Events, sh.DataLen, 8<<20)
+	}
+}
+
+// TestAdapters reads every shape once with every adapter and compares what
+// it found with what the generator wrote. Known peer failures must still fail.
+func TestAdapters(t *testing.T) {
+	for _, sh := range shapes() {
+		for _, a := range Adapters() {
+			t.Run(sh.Name+"/"+a.Name, func(t *testing.T) {
+				got, err := a.Read(context.Background(), sh, sh.Reader())
+				want := a.Want(sh)
+				if reason, ok := Known[[2]string{a.Name, sh.Name}]; ok {
+					if err == nil && got == want {
+						t.Fatalf("known failure (%s) no longer happens: remove it from Known", reason)
+					}
+					t.Skipf("known failure: %s (got %+v, err %v; want %+v)", reason, got, err, want)
+				}
+				if err != nil || got != want {
+					t.Fatalf("got %+v, err %v; want %+v", got, err, want)
+				}
+			})
+		}
+	}
+}
+
+// TestHTTPAdapters does the same over loopback HTTP.
+func TestHTTPAdapters(t *testing.T) {
+	srv := Server(shapes())
+	defer srv.Close()
+	hc := srv.Client()
+	for _, name := range HTTPShapes {
+		sh := shape(t, name)
+		for _, a := range HTTPAdapters() {
+			t.Run(name+"/"+a.Name, func(t *testing.T) {
+				got, err := a.Read(context.Background(), sh, hc, srv.URL+"/"+name)
+				want := (&Adapter{Name: a.Name, Level: a.Level}).Want(sh)
+				if err != nil || got != want {
+					t.Fatalf("got %+v, err %v; want %+v", got, err, want)
+				}
+			})
+		}
+	}
+}
+
+// measure times run with b.Loop and reports the per-event figures.
+func measure(b *testing.B, sh *Shape, want Result, run func() (Result, error)) {
+	b.SetBytes(int64(len(sh.Data)))
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for b.Loop() {
+		got, err := run()
+		if err != nil || got != want {
+			b.Fatalf("got %+v, err %v; want %+v", got, err, want)
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	events := float64(b.N) * float64(sh.Events)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/events, "allocs/event")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/events, "B/event")
+	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkDecode reads each shape from memory with each adapter.
+func BenchmarkDecode(b *testing.B) {
+	for _, sh := range shapes() {
+		for _, a := range Adapters() {
+			b.Run("shape="+sh.Name+"/impl="+a.Name, func(b *testing.B) {
+				if reason, ok := Known[[2]string{a.Name, sh.Name}]; ok {
+					b.Skip("known failure: " + reason)
+				}
+				ctx := context.Background()
+				measure(b, sh, a.Want(sh), func() (Result, error) { return a.Read(ctx, sh, sh.Reader()) })
+			})
+		}
+	}
+}
+
+// BenchmarkHTTP reads some shapes over loopback HTTP from one server.
+func BenchmarkHTTP(b *testing.B) {
+	srv := Server(shapes())
+	defer srv.Close()
+	hc := &http.Client{Transport: srv.Client().Transport}
+	for _, name := range HTTPShapes {
+		sh := shape(b, name)
+		for _, a := range HTTPAdapters() {
+			b.Run("shape="+name+"/impl="+a.Name, func(b *testing.B) {
+				ctx := context.Background()
+				url := srv.URL + "/" + name
+				want := (&Adapter{Name: a.Name, Level: a.Level}).Want(sh)
+				measure(b, sh, want, func() (Result, error) { return a.Read(ctx, sh, hc, url) })
+			})
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/ssekit/sse"
+)
+
+// HTTPShapes names the shapes served over loopback HTTP: how a stream is
+// split into reads is then up to the network.
+var HTTPShapes = []string{"small-lf", "comments", "large", "line128k-1460"}
+
+// Server serves every shape at /NAME as text/event-stream on loopback.
+func Server(shapes []*Shape) *httptest.Server {
+	byName := make(map[string]*Shape, len(shapes))
+	for _, sh := range shapes {
+		byName[sh.Name] = sh
+	}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sh, ok := byName[strings.TrimPrefix(r.URL.Path, "/")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(sh.Data)
+	}))
+}
+
+// An HTTPAdapter reads one whole stream from url with hc.
+type HTTPAdapter struct {
+	Name  string
+	Level Level
+	Read  func(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error)
+}
+
+// HTTPAdapters returns every implementation that reads over HTTP.
+func HTTPAdapters() []*HTTPAdapter {
+	return []*HTTPAdapter{
+		{"ours-stream", Ours, oursStreamHTTP},
+		{"ours-dispatch", Ours, oursDispatchHTTP},
+		{"openai-decoder", Parser, openaiHTTP},
+		{"tmaxmax-client", Client, func(ctx context.Context, _ *Shape, hc *http.Client, url string) (Result, error) {
+			return tmaxClientHTTP(ctx, hc, url)
+		}},
+		{"r3labs-client", Client, func(ctx context.Context, _ *Shape, hc *http.Client, url string) (Result, error) {
+			return r3ClientHTTP(ctx, hc, url)
+		}},
+		{"launchdarkly-client", Client, func(ctx context.Context, _ *Shape, hc *http.Client, url string) (Result, error) {
+			return ldClientHTTP(ctx, hc, url)
+		}},
+		{"resty-client", Client, func(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
+			return restyClientHTTP(ctx, sh, hc.Transport, url)
+		}},
+		{"floor-copy", Floor, floorCopyHTTP},
+	}
+}
+
+func oursStreamHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
+	s, err := sse.NewStream(url, sse.WithHTTPClient(hc))
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.Close()
+	var res Result
+	for ev, err := range s.Events(ctx) {
+		if err != nil {
+			return res, err
+		}
+		res.Events++
+		res.DataLen += int64(len(ev.Data))
+	}
+	return res, nil
+}
+
+func oursDispatchHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
+	d, err := sse.New(url, sse.WithHTTPClient(hc))
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	d.OnEvent(func(_ context.Context, ev sse.Event) {
+		res.Events++
+		res.DataLen += int64(len(ev.Data))
+	})
+	err = d.Run(ctx)
+	return res, err
+}
+
+func get(ctx context.Context, hc *http.Client, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	return hc.Do(req)
+}
+
+func openaiHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
+	resp, err := get(ctx, hc, url)
+	if err != nil {
+		return Result{}, err
+	}
+	defer resp.Body.Close()
+	return openaiDecoder(ctx, sh, resp.Body)
+}
+
+func floorCopyHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
+	resp, err := get(ctx, hc, url)
+	if err != nil {
+		return Result{}, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	return Result{DataLen: n}, err
+}
