@@ -1,0 +1,741 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// scriptStep is what one connection attempt of a scriptedSource does.
+type scriptStep struct {
+	err  error         // Open fails with err; otherwise
+	body string        // the body sends these bytes at once,
+	open time.Duration // then stays open this long (-1: until the stream drops it) and ends with io.EOF
+	// dribble, when set, is sent after body every dribbleEvery, before open counts.
+	dribble      []string
+	dribbleEvery time.Duration
+}
+
+// scriptOpen records one call of Open.
+type scriptOpen struct {
+	at     time.Time
+	lastID string
+}
+
+// scriptedSource is an in-memory Source: attempt i follows steps[i], and the
+// last step repeats. It works inside a synctest bubble, where its waits
+// use fake time.
+type scriptedSource struct {
+	mu    sync.Mutex
+	steps []scriptStep
+	opens []scriptOpen
+}
+
+func script(steps ...scriptStep) *scriptedSource { return &scriptedSource{steps: steps} }
+
+func (s *scriptedSource) Open(ctx context.Context, lastID string) (io.ReadCloser, error) {
+	s.mu.Lock()
+	i := len(s.opens)
+	s.opens = append(s.opens, scriptOpen{time.Now(), lastID})
+	st := s.steps[min(i, len(s.steps)-1)]
+	s.mu.Unlock()
+	if st.err != nil {
+		return nil, st.err
+	}
+	b := &scriptedBody{ctx: ctx, step: st, closed: make(chan struct{})}
+	if st.body != "" {
+		b.pending = append(b.pending, st.body)
+	}
+	return b, nil
+}
+
+// lastIDs returns the last event ID each attempt was opened with.
+func (s *scriptedSource) lastIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, o := range s.opens {
+		ids = append(ids, o.lastID)
+	}
+	return ids
+}
+
+// gaps returns the time between consecutive calls of Open.
+func (s *scriptedSource) gaps() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var d []time.Duration
+	for i := 1; i < len(s.opens); i++ {
+		d = append(d, s.opens[i].at.Sub(s.opens[i-1].at))
+	}
+	return d
+}
+
+func (s *scriptedSource) attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.opens)
+}
+
+var errBodyClosed = errors.New("test body closed")
+
+type scriptedBody struct {
+	ctx       context.Context
+	step      scriptStep
+	pending   []string
+	dribbled  int
+	waited    bool
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func (b *scriptedBody) Read(p []byte) (int, error) {
+	if len(b.pending) > 0 {
+		n := copy(p, b.pending[0])
+		if b.pending[0] = b.pending[0][n:]; b.pending[0] == "" {
+			b.pending = b.pending[1:]
+		}
+		return n, nil
+	}
+	if b.dribbled < len(b.step.dribble) {
+		if err := b.wait(b.step.dribbleEvery); err != nil {
+			return 0, err
+		}
+		b.pending = append(b.pending, b.step.dribble[b.dribbled])
+		b.dribbled++
+		return b.Read(p)
+	}
+	if !b.waited && b.step.open != 0 {
+		b.waited = true
+		d := b.step.open
+		if d < 0 {
+			d = time.Duration(1<<63 - 1)
+		}
+		if err := b.wait(d); err != nil {
+			return 0, err
+		}
+	}
+	return 0, io.EOF
+}
+
+func (b *scriptedBody) wait(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-b.closed:
+		return errBodyClosed
+	case <-b.ctx.Done():
+		return context.Cause(b.ctx)
+	}
+}
+
+func (b *scriptedBody) Close() error {
+	b.closeOnce.Do(func() { close(b.closed) })
+	return nil
+}
+
+// describe writes an action as a string for comparisons.
+func describe(a Action) string {
+	switch a := a.(type) {
+	case Event:
+		return fmt.Sprintf("event type=%q data=%q id=%q last=%q", a.Type, a.Data, a.ID, a.LastEventID)
+	case Comment:
+		return fmt.Sprintf("comment %q", a.Text)
+	case Start:
+		return fmt.Sprintf("start %d", a.Attempt)
+	case Fault:
+		return fmt.Sprintf("fault err=%v final=%v delay=%v", a.Err, a.Final, a.RetryDelay)
+	}
+	return fmt.Sprintf("unknown action %T", a)
+}
+
+// pull ranges over s.All until it ends or n actions have arrived.
+func pull(ctx context.Context, s *Stream, n int) []string {
+	var got []string
+	for a := range s.All(ctx) {
+		got = append(got, describe(a))
+		if len(got) == n {
+			break
+		}
+	}
+	return got
+}
+
+// newScripted returns a Stream over src with jitter off, so delays are exact.
+func newScripted(t *testing.T, src Source, opts ...Option) *Stream {
+	t.Helper()
+	s, err := NewStream("mem://test", append([]Option{WithSource(src), WithJitter(0)}, opts...)...)
+	if err != nil {
+		t.Fatalf("NewStream: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func faultOf(err error, final bool, delay time.Duration) string {
+	return describe(Fault{Err: err, Final: final, RetryDelay: delay})
+}
+
+var errRefused = errors.New("connection refused")
+
+func TestStreamAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "event: add\nid: 7\ndata: a\n\n: ping\n\ndata: b\n\n"})
+		s := newScripted(t, src)
+		got := pull(t.Context(), s, 100)
+		want := []string{
+			"start 1",
+			describe(Event{Type: "add", Data: "a", ID: "7", LastEventID: "7"}),
+			`comment " ping"`,
+			describe(Event{Type: "message", Data: "b", LastEventID: "7"}),
+			faultOf(nil, true, 0),
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("one connection ended by the server, AlwaysFail:\ngot  %q\nwant %q", got, want)
+		}
+		if id := s.LastEventID(); id != "7" {
+			t.Errorf("LastEventID after the stream: got %q; want %q", id, "7")
+		}
+	})
+}
+
+func TestStreamEvents(t *testing.T) {
+	tests := []struct {
+		name    string
+		steps   []scriptStep
+		opts    []Option
+		want    []string
+		wantErr error
+	}{
+		{
+			name:  "orderly end yields no error",
+			steps: []scriptStep{{body: "data: a\n\n: c\n\ndata: b\n\n"}},
+			want:  []string{"a", "b"},
+		},
+		{
+			name:    "failure given up on is the last pair",
+			steps:   []scriptStep{{err: errRefused}},
+			wantErr: errRefused,
+		},
+		{
+			name:    "retried failures are not yielded",
+			steps:   []scriptStep{{err: errRefused}, {body: "data: a\n\n"}, {err: errRefused}},
+			opts:    []Option{WithErrorStrategy(ContinueWithMaxAttempts(1))},
+			want:    []string{"a"},
+			wantErr: errRefused,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newScripted(t, script(tt.steps...), tt.opts...)
+				var got []string
+				var gotErr error
+				for ev, err := range s.Events(t.Context()) {
+					if err != nil {
+						gotErr = err
+						continue
+					}
+					got = append(got, ev.Data)
+				}
+				if !slices.Equal(got, tt.want) || !errors.Is(gotErr, tt.wantErr) || (tt.wantErr == nil) != (gotErr == nil) {
+					t.Errorf("got %q, error %v; want %q, error %v", got, gotErr, tt.want, tt.wantErr)
+				}
+			})
+		})
+	}
+}
+
+// Breaking out of a range keeps the connection; the next range goes on
+// where the last one stopped, without a new Start.
+func TestStreamBreakAndResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "data: a\n\ndata: b\n\n", open: -1})
+		s := newScripted(t, src)
+		first := pull(t.Context(), s, 2)
+		second := pull(t.Context(), s, 1)
+		if want := []string{"start 1", describe(Event{Type: "message", Data: "a"})}; !slices.Equal(first, want) {
+			t.Errorf("first range: got %q; want %q", first, want)
+		}
+		if want := []string{describe(Event{Type: "message", Data: "b"})}; !slices.Equal(second, want) {
+			t.Errorf("second range: got %q; want %q", second, want)
+		}
+		if n := src.attempts(); n != 1 {
+			t.Errorf("attempts: got %d; want 1", n)
+		}
+	})
+}
+
+// After the error strategy gave up, ranging again reconnects, as the seed's
+// iterators do.
+func TestStreamRangeAgainAfterGivingUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n"})
+		s := newScripted(t, src)
+		first := pull(t.Context(), s, 100)
+		second := pull(t.Context(), s, 100)
+		if want := []string{faultOf(errRefused, true, 0)}; !slices.Equal(first, want) {
+			t.Errorf("first range: got %q; want %q", first, want)
+		}
+		want := []string{"start 2", describe(Event{Type: "message", Data: "a"}), faultOf(nil, true, 0)}
+		if !slices.Equal(second, want) {
+			t.Errorf("second range: got %q; want %q", second, want)
+		}
+	})
+}
+
+// Reconnections send the last event ID, which survives the reconnect and is
+// the last event ID of events without their own id on the new connection.
+func TestStreamResumesWithLastEventID(t *testing.T) {
+	tests := []struct {
+		name        string
+		opts        []Option
+		bodies      []string
+		wantIDs     []string // the last event ID of each attempt
+		wantLast    string   // LastEventID of the last event
+		wantEventID string
+	}{
+		{
+			name:     "id of an event",
+			bodies:   []string{"id: 1\ndata: a\n\n", "data: b\n\n"},
+			wantIDs:  []string{"", "1"},
+			wantLast: "1",
+		},
+		{
+			name:     "id committed by a block without data",
+			bodies:   []string{"id: 1\ndata: a\n\nid: 2\n\n", "data: b\n\n"},
+			wantIDs:  []string{"", "2"},
+			wantLast: "2",
+		},
+		{
+			name:     "id of a block cut off by the end is not committed",
+			bodies:   []string{"id: 1\ndata: a\n\nid: 2\ndata: cut", "data: b\n\n"},
+			wantIDs:  []string{"", "1"},
+			wantLast: "1",
+		},
+		{
+			name:     "emptied id is not sent",
+			bodies:   []string{"id: 1\ndata: a\n\nid\n\n", "data: b\n\n"},
+			wantIDs:  []string{"", ""},
+			wantLast: "",
+		},
+		{
+			name:     "preset with WithLastEventID",
+			opts:     []Option{WithLastEventID("x9")},
+			bodies:   []string{"data: a\n\n", "data: b\n\n"},
+			wantIDs:  []string{"x9", "x9"},
+			wantLast: "x9",
+		},
+		{
+			name:        "id on the new connection",
+			bodies:      []string{"id: 1\ndata: a\n\n", "id: 5\ndata: b\n\n"},
+			wantIDs:     []string{"", "1"},
+			wantLast:    "5",
+			wantEventID: "5",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var steps []scriptStep
+				for _, b := range tt.bodies {
+					steps = append(steps, scriptStep{body: b})
+				}
+				src := script(steps...)
+				s := newScripted(t, src, append([]Option{WithErrorStrategy(ContinueWithMaxAttempts(1))}, tt.opts...)...)
+				var last Event
+				for ev, err := range s.Events(t.Context()) {
+					if err != nil {
+						t.Fatalf("Events: %v", err)
+					}
+					last = ev
+					if ev.Data == "b" {
+						break
+					}
+				}
+				if got := src.lastIDs(); !slices.Equal(got, tt.wantIDs) {
+					t.Errorf("bodies %q: Last-Event-ID per attempt: got %q; want %q", tt.bodies, got, tt.wantIDs)
+				}
+				if last.Data != "b" || last.LastEventID != tt.wantLast || last.ID != tt.wantEventID {
+					t.Errorf("bodies %q: last event: got %+v; want data b, id %q, last event id %q", tt.bodies, last, tt.wantEventID, tt.wantLast)
+				}
+				if got := s.LastEventID(); got != tt.wantLast {
+					t.Errorf("bodies %q: LastEventID(): got %q; want %q", tt.bodies, got, tt.wantLast)
+				}
+			})
+		})
+	}
+}
+
+// The retry field replaces the base delay: the next reconnection waits that
+// long, and the backoff doubles from there.
+func TestStreamRetryFieldSetsDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "retry: 5000\n\n"}, scriptStep{err: errRefused})
+		s := newScripted(t, src, WithErrorStrategy(ContinueWithMaxAttempts(3)))
+		got := pull(t.Context(), s, 100)
+		want := []string{
+			"start 1",
+			faultOf(nil, false, 5*time.Second),
+			faultOf(errRefused, false, 10*time.Second),
+			faultOf(errRefused, false, 20*time.Second),
+			faultOf(errRefused, true, 0),
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("after retry: 5000:\ngot  %q\nwant %q", got, want)
+		}
+		wantGaps := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}
+		if gaps := src.gaps(); !slices.Equal(gaps, wantGaps) {
+			t.Errorf("time between attempts: got %v; want %v", gaps, wantGaps)
+		}
+	})
+}
+
+// The backoff starts again from the base delay once a connection has stayed
+// up for the WithResetAfter threshold, and only then.
+func TestStreamBackoffReset(t *testing.T) {
+	tests := []struct {
+		name   string
+		upFor  time.Duration
+		reset  time.Duration
+		wantNx time.Duration // the delay after the long connection ends
+	}{
+		{"up for the default 60s", 60 * time.Second, 0, time.Second},
+		{"up for 59s of the default 60s", 59 * time.Second, 0, 4 * time.Second},
+		{"up for 10s of 10s", 10 * time.Second, 10 * time.Second, time.Second},
+		{"up for 9s of 10s", 9 * time.Second, 10 * time.Second, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused},
+					scriptStep{body: "data: a\n\n", open: tt.upFor}, scriptStep{err: errRefused})
+				opts := []Option{WithErrorStrategy(ContinueWithMaxAttempts(5))}
+				if tt.reset != 0 {
+					opts = append(opts, WithResetAfter(tt.reset))
+				}
+				s := newScripted(t, src, opts...)
+				var delays []time.Duration
+				for a := range s.All(t.Context()) {
+					if f, ok := a.(Fault); ok {
+						delays = append(delays, f.RetryDelay)
+						if len(delays) == 3 {
+							break
+						}
+					}
+				}
+				want := []time.Duration{time.Second, 2 * time.Second, tt.wantNx}
+				if !slices.Equal(delays, want) {
+					t.Errorf("delays: got %v; want %v", delays, want)
+				}
+			})
+		})
+	}
+}
+
+func TestStreamErrorStrategies(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy ErrorStrategy
+		steps    []scriptStep
+		want     []string
+	}{
+		{
+			name:     "AlwaysFail stops at the first failure",
+			strategy: AlwaysFail(),
+			steps:    []scriptStep{{err: errRefused}},
+			want:     []string{faultOf(errRefused, true, 0)},
+		},
+		{
+			name:     "AlwaysFail stops at an orderly end",
+			strategy: AlwaysFail(),
+			steps:    []scriptStep{{body: ":\n"}},
+			want:     []string{"start 1", `comment ""`, faultOf(nil, true, 0)},
+		},
+		{
+			name:     "AlwaysContinue keeps retrying",
+			strategy: AlwaysContinue(),
+			steps:    []scriptStep{{err: errRefused}, {err: errRefused}, {err: errRefused}, {err: errRefused}, {body: ":\n", open: -1}},
+			want: []string{faultOf(errRefused, false, 1*time.Second), faultOf(errRefused, false, 2*time.Second),
+				faultOf(errRefused, false, 4*time.Second), faultOf(errRefused, false, 8*time.Second), "start 5", `comment ""`},
+		},
+		{
+			name:     "ContinueWithMaxAttempts counts consecutive failures",
+			strategy: ContinueWithMaxAttempts(2),
+			steps:    []scriptStep{{err: errRefused}, {err: errRefused}, {err: errRefused}},
+			want:     []string{faultOf(errRefused, false, time.Second), faultOf(errRefused, false, 2*time.Second), faultOf(errRefused, true, 0)},
+		},
+		{
+			name:     "ContinueWithMaxAttempts starts again after a success",
+			strategy: ContinueWithMaxAttempts(1),
+			steps:    []scriptStep{{err: errRefused}, {body: ":\n"}, {err: errRefused}, {err: errRefused}},
+			want: []string{faultOf(errRefused, false, time.Second), "start 2", `comment ""`, faultOf(nil, false, 2*time.Second),
+				faultOf(errRefused, true, 0)},
+		},
+		{
+			// Failures at 0s, 1s, 3s, 7s and 15s after the first: the last is past 10s.
+			name:     "ContinueWithTimeLimit",
+			strategy: ContinueWithTimeLimit(10 * time.Second),
+			steps:    []scriptStep{{err: errRefused}},
+			want: []string{faultOf(errRefused, false, 1*time.Second), faultOf(errRefused, false, 2*time.Second),
+				faultOf(errRefused, false, 4*time.Second), faultOf(errRefused, false, 8*time.Second), faultOf(errRefused, true, 0)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newScripted(t, script(tt.steps...), WithErrorStrategy(tt.strategy))
+				if got := pull(t.Context(), s, len(tt.want)); !slices.Equal(got, tt.want) {
+					t.Errorf("\ngot  %q\nwant %q", got, tt.want)
+				}
+			})
+		})
+	}
+}
+
+// A custom strategy sees the error (nil for an orderly end), the count of
+// consecutive failures and the time since the first of them.
+func TestStreamCustomErrorStrategy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type call struct {
+			err      error
+			failures int
+			elapsed  time.Duration
+		}
+		var calls []call
+		strategy := func(err error, failures int, elapsed time.Duration) bool {
+			calls = append(calls, call{err, failures, elapsed})
+			return len(calls) < 4
+		}
+		src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n", open: 3 * time.Second}, scriptStep{err: errRefused})
+		s := newScripted(t, src, WithErrorStrategy(strategy))
+		pull(t.Context(), s, 100)
+		want := []call{{errRefused, 1, 0}, {errRefused, 2, time.Second}, {nil, 1, 0}, {errRefused, 2, 4 * time.Second}}
+		if !slices.Equal(calls, want) {
+			t.Errorf("strategy calls: got %v; want %v", calls, want)
+		}
+	})
+}
+
+func TestStreamNextRetryDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{err: errRefused}), WithErrorStrategy(ContinueWithMaxAttempts(2)),
+			WithInitialDelay(3*time.Second))
+		if d := s.NextRetryDelay(); d != 0 {
+			t.Errorf("NextRetryDelay before any failure: got %v; want 0", d)
+		}
+		var got []time.Duration
+		for a := range s.All(t.Context()) {
+			f := a.(Fault)
+			if d := s.NextRetryDelay(); d != f.RetryDelay {
+				t.Errorf("NextRetryDelay at %s: got %v; want %v", describe(f), d, f.RetryDelay)
+			}
+			got = append(got, f.RetryDelay)
+		}
+		if want := []time.Duration{3 * time.Second, 6 * time.Second, 0}; !slices.Equal(got, want) {
+			t.Errorf("retry delays: got %v; want %v", got, want)
+		}
+	})
+}
+
+// Interrupt drops an open connection with a Fault that carries
+// ErrInterrupted, is not final even under AlwaysFail, and does not consult
+// the error strategy; the stream reconnects after the retry delay.
+func TestStreamInterruptOpenConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		consulted := 0
+		strategy := func(error, int, time.Duration) bool { consulted++; return false }
+		src := script(scriptStep{body: "id: 1\ndata: a\n\n", open: -1}, scriptStep{body: "data: b\n\n"})
+		s := newScripted(t, src, WithErrorStrategy(strategy))
+		var got []string
+		start := time.Now()
+		var faultAt time.Duration
+		for a := range s.All(t.Context()) {
+			got = append(got, describe(a))
+			switch a := a.(type) {
+			case Event:
+				if a.Data == "a" {
+					s.Interrupt()
+				}
+			case Fault:
+				if errors.Is(a.Err, ErrInterrupted) {
+					faultAt = time.Since(start)
+				}
+			}
+		}
+		want := []string{
+			"start 1",
+			describe(Event{Type: "message", Data: "a", ID: "1", LastEventID: "1"}),
+			faultOf(ErrInterrupted, false, time.Second),
+			"start 2",
+			describe(Event{Type: "message", Data: "b", LastEventID: "1"}),
+			faultOf(nil, true, 0),
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("\ngot  %q\nwant %q", got, want)
+		}
+		if consulted != 1 {
+			t.Errorf("error strategy calls: got %d; want 1 (the orderly end only)", consulted)
+		}
+		if faultAt != 0 {
+			t.Errorf("the interrupt's Fault came %v after the event; want at once", faultAt)
+		}
+		if gaps := src.gaps(); !slices.Equal(gaps, []time.Duration{time.Second}) {
+			t.Errorf("time between attempts: got %v; want [1s]", gaps)
+		}
+		if ids := src.lastIDs(); !slices.Equal(ids, []string{"", "1"}) {
+			t.Errorf("Last-Event-ID per attempt: got %q; want [\"\" \"1\"]", ids)
+		}
+	})
+}
+
+// Interrupt during a retry delay reconnects at once.
+func TestStreamInterruptDuringDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n", open: -1})
+		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour))
+		actions := make(chan string)
+		go func() {
+			defer close(actions)
+			for a := range s.All(t.Context()) {
+				actions <- describe(a)
+			}
+		}()
+		if got, want := <-actions, faultOf(errRefused, false, time.Hour); got != want {
+			t.Fatalf("first action: got %s; want %s", got, want)
+		}
+		synctest.Wait() // the stream sleeps its hour
+		start := time.Now()
+		s.Interrupt()
+		if got := <-actions; got != "start 2" {
+			t.Errorf("after Interrupt: got %s; want start 2", got)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("reconnected %v after Interrupt; want at once", d)
+		}
+		s.Close()
+		for a := range actions {
+			if a != describe(Event{Type: "message", Data: "a"}) {
+				t.Errorf("after Close: got %s; want nothing but the pending event", a)
+			}
+		}
+	})
+}
+
+// Close during a backoff sleep ends the iteration at once, without a Fault.
+func TestStreamCloseDuringDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour))
+		done := make(chan []string)
+		go func() { done <- pull(context.Background(), s, 100) }()
+		synctest.Wait()
+		start := time.Now()
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		got := <-done
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the iteration ended %v after Close; want at once", d)
+		}
+		if want := []string{faultOf(errRefused, false, time.Hour)}; !slices.Equal(got, want) {
+			t.Errorf("actions: got %q; want %q", got, want)
+		}
+		if got := pull(context.Background(), s, 100); len(got) != 0 {
+			t.Errorf("ranging after Close: got %q; want nothing", got)
+		}
+	})
+}
+
+// Close and context cancellation during an open connection end the
+// iteration without a Fault.
+func TestStreamStopWhileOpen(t *testing.T) {
+	for _, how := range []string{"Close", "cancel"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newScripted(t, script(scriptStep{body: "data: a\n\n", open: -1}), WithErrorStrategy(AlwaysContinue()))
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				var got []string
+				for a := range s.All(ctx) {
+					got = append(got, describe(a))
+					if _, ok := a.(Event); ok {
+						if how == "Close" {
+							s.Close()
+						} else {
+							cancel()
+						}
+					}
+				}
+				want := []string{"start 1", describe(Event{Type: "message", Data: "a"})}
+				if !slices.Equal(got, want) {
+					t.Errorf("got %q; want %q", got, want)
+				}
+			})
+		})
+	}
+}
+
+// A line or event over WithMaxEventSize fails the connection with a
+// *TooLargeError.
+func TestStreamTooLarge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{body: "data: ok\n\ndata: 0123456789abcdef\n\n"}), WithMaxEventSize(12))
+		var got []string
+		var tl *TooLargeError
+		for a := range s.All(t.Context()) {
+			got = append(got, describe(a))
+			if f, ok := a.(Fault); ok && !errors.As(f.Err, &tl) {
+				t.Errorf("fault: got %v; want a *TooLargeError", f.Err)
+			}
+		}
+		if tl == nil || tl.Limit != 12 {
+			t.Errorf("TooLargeError: got %+v; want limit 12", tl)
+		}
+		if len(got) != 3 || got[1] != describe(Event{Type: "message", Data: "ok"}) {
+			t.Errorf("actions: got %q; want start, the small event, the fault", got)
+		}
+	})
+}
+
+// A connection that receives nothing for the read timeout fails with a
+// *TimeoutError and reconnects; every byte restarts the clock.
+func TestStreamReadTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(
+			scriptStep{body: "data: a\n\n", dribble: []string{":\n", ":\n", ":\n"}, dribbleEvery: 4 * time.Second, open: -1},
+			scriptStep{body: "data: b\n\n"},
+		)
+		s := newScripted(t, src, WithReadTimeout(5*time.Second), WithErrorStrategy(ContinueWithMaxAttempts(1)))
+		start := time.Now()
+		var timeoutAt time.Duration
+		var got []string
+		for a := range s.All(t.Context()) {
+			got = append(got, describe(a))
+			if e, ok := a.(Event); ok && e.Data == "b" {
+				break
+			}
+			var te *TimeoutError
+			if f, ok := a.(Fault); ok && errors.As(f.Err, &te) {
+				timeoutAt = time.Since(start)
+				if te.After != 5*time.Second {
+					t.Errorf("TimeoutError.After: got %v; want 5s", te.After)
+				}
+			}
+		}
+		// Comments at 4s, 8s and 12s; silence from 12s; timeout at 17s.
+		if timeoutAt != 17*time.Second {
+			t.Errorf("timeout: got at %v; want at 17s (actions %q)", timeoutAt, got)
+		}
+		if n := src.attempts(); n != 2 {
+			t.Errorf("attempts: got %d; want 2 (a reconnect after the timeout)", n)
+		}
+	})
+}
