@@ -1,0 +1,181 @@
+// Command ratios reads the output of the bench module's benchmarks (go test
+// -bench, any -count) and prints one table per benchmark group: for each
+// shape, the median figures of our levels against the fastest peer and the
+// floors, and whether the issue's targets hold. The medians are the same
+// centres benchstat reports.
+//
+// Usage: go run ./cmd/ratios results/raw.txt
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// key names one benchmark: its group (Decode or HTTP), shape and implementation.
+type key struct{ group, shape, impl string }
+
+var nameRE = regexp.MustCompile(`^Benchmark(\w+)/shape=([^/]+)/impl=(.+?)(-\d+)?$`)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "ratios: usage: ratios RAW.txt...")
+		os.Exit(2)
+	}
+	samples := map[key]map[string][]float64{}
+	var shapes []string
+	for _, path := range os.Args[1:] {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ratios:", err)
+			os.Exit(1)
+		}
+		shapes = parse(f, samples, shapes)
+		f.Close()
+	}
+	decode(os.Stdout, samples, shapes)
+	overHTTP(os.Stdout, samples, shapes)
+}
+
+// parse adds the figures of every benchmark line of r to samples, and
+// returns the shapes in the order first seen.
+func parse(r io.Reader, samples map[key]map[string][]float64, shapes []string) []string {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 {
+			continue
+		}
+		m := nameRE.FindStringSubmatch(f[0])
+		if m == nil {
+			continue
+		}
+		k := key{m[1], m[2], m[3]}
+		if !slices.Contains(shapes, k.shape) {
+			shapes = append(shapes, k.shape)
+		}
+		if samples[k] == nil {
+			samples[k] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 { // f[1] is the iteration count
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err == nil {
+				samples[k][f[i+1]] = append(samples[k][f[i+1]], v)
+			}
+		}
+	}
+	return shapes
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// fastest returns the implementation with the highest median of unit among
+// those in group and shape that match, and its figure.
+func fastest(samples map[key]map[string][]float64, group, shape, unit string, match func(string) bool) (string, float64) {
+	best, bestV := "-", 0.0
+	for k, u := range samples {
+		if k.group != group || k.shape != shape || !match(k.impl) {
+			continue
+		}
+		if v := median(u[unit]); v > bestV {
+			best, bestV = k.impl, v
+		}
+	}
+	return best, bestV
+}
+
+func isPeer(impl string) bool   { return !strings.HasPrefix(impl, "ours-") && !strings.HasPrefix(impl, "floor-") }
+func isClient(impl string) bool { return strings.HasSuffix(impl, "-client") }
+
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// verdict marks a ratio against its target.
+func verdict(a, b, target float64) string {
+	if a == 0 || b == 0 {
+		return "-"
+	}
+	if a/b >= target {
+		return "ok"
+	}
+	return "MISS"
+}
+
+var smallShapes = []string{"small-lf", "small-crlf", "small-1byte", "comments"}
+
+func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
+	fig := func(shape, impl, unit string) float64 { return median(samples[key{"Decode", shape, impl}][unit]) }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "From memory (MB/s, medians; targets: stream >= 2x fastest peer, >= 1x on 1-byte reads;")
+	fmt.Fprintln(w, "dispatch >= 2x fastest peer client; <= 1 alloc per small event (each stream's setup is spread")
+	fmt.Fprintln(w, "over its events: 2% slack); large events >= 0.5x ReadSlice)")
+	fmt.Fprintln(tw, "shape\tstream\tallocs/ev\tdispatch\tfastest peer\tMB/s\tstream/peer\t\tfastest client\tMB/s\tdispatch/client\t\treadslice\tstream/readslice\tindexbyte\tstream/indexbyte\t")
+	for _, sh := range shapes {
+		if _, ok := samples[key{"Decode", sh, "ours-stream"}]; !ok {
+			continue
+		}
+		st, ds := fig(sh, "ours-stream", "MB/s"), fig(sh, "ours-dispatch", "MB/s")
+		allocs := fig(sh, "ours-stream", "allocs/event")
+		peer, pv := fastest(samples, "Decode", sh, "MB/s", isPeer)
+		client, cv := fastest(samples, "Decode", sh, "MB/s", isClient)
+		rs, ib := fig(sh, "floor-readslice", "MB/s"), fig(sh, "floor-indexbyte", "MB/s")
+		peerTarget := 2.0
+		if sh == "small-1byte" {
+			peerTarget = 1
+		}
+		allocMark := fmt.Sprintf("%.2f", allocs)
+		if slices.Contains(smallShapes, sh) && allocs > 1.02 {
+			allocMark += " MISS"
+		}
+		rsMark := ratio(st, rs)
+		if !slices.Contains(smallShapes, sh) {
+			rsMark += " " + verdict(st, rs, 0.5)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.0f\t%s\t\n",
+			sh, st, allocMark, ds, peer, pv, ratio(st, pv), verdict(st, pv, peerTarget),
+			client, cv, ratio(ds, cv), verdict(ds, cv, 2), rs, rsMark, ib, ratio(st, ib))
+	}
+	tw.Flush()
+}
+
+func overHTTP(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
+	fig := func(shape, impl, unit string) float64 { return median(samples[key{"HTTP", shape, impl}][unit]) }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	printed := false
+	for _, sh := range shapes {
+		if _, ok := samples[key{"HTTP", sh, "ours-stream"}]; !ok {
+			continue
+		}
+		if !printed {
+			fmt.Fprintln(w, "\nOver loopback HTTP (events/s, medians; one httptest server; server cost included)")
+			fmt.Fprintln(tw, "shape\tstream\tdispatch\tfastest peer\tevents/s\tstream/peer\tdispatch/peer\tcopy floor MB/s\tstream MB/s\t")
+			printed = true
+		}
+		st, ds := fig(sh, "ours-stream", "events/s"), fig(sh, "ours-dispatch", "events/s")
+		peer, pv := fastest(samples, "HTTP", sh, "events/s", isPeer)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%.0f\t%s\t%s\t%.0f\t%.0f\t\n", sh, st, ds, peer, pv,
+			ratio(st, pv), ratio(ds, pv), fig(sh, "floor-copy", "MB/s"), fig(sh, "ours-stream", "MB/s"))
+	}
+	tw.Flush()
+}
