@@ -101,7 +101,9 @@ func fastest(samples map[key]map[string][]float64, group, shape, unit string, ma
 	return best, bestV
 }
 
-func isPeer(impl string) bool   { return !strings.HasPrefix(impl, "ours-") && !strings.HasPrefix(impl, "floor-") }
+func isPeer(impl string) bool {
+	return !strings.HasPrefix(impl, "ours-") && !strings.HasPrefix(impl, "floor-")
+}
 func isClient(impl string) bool { return strings.HasSuffix(impl, "-client") }
 
 func ratio(a, b float64) string {
