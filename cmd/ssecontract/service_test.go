@@ -587,3 +587,68 @@ func TestDeleteLeavesNothingRunning(t *testing.T) {
 	h.client.CloseIdleConnections()
 	goleak.VerifyNone(t, ignore)
 }
+
+func TestDefaultRequest(t *testing.T) {
+	h := newHarness(t)
+	h.create(nil)
+	c := h.stream.accept(t)
+	got := []string{c.method, c.body, c.header.Get("Accept"), c.header.Get("Cache-Control"), c.header.Get("Content-Type")}
+	want := []string{"GET", "", "text/event-stream", "no-cache", ""}
+	if !slices.Equal(got, want) {
+		t.Errorf("got method, body, Accept, Cache-Control, Content-Type %q; want %q", got, want)
+	}
+	if v, ok := c.header["Last-Event-Id"]; ok {
+		t.Errorf("got Last-Event-ID %q; want none", v)
+	}
+}
+
+// TestLineEndingsByteByByte sends each stream one byte per write, so every
+// event is reported only once its last line ending has arrived.
+func TestLineEndingsByteByByte(t *testing.T) {
+	for _, eol := range []string{"\n", "\r\n", "\r"} {
+		t.Run(strconv.Quote(eol), func(t *testing.T) {
+			h := newHarness(t)
+			h.create(nil)
+			c := h.stream.accept(t)
+			in := "data: event 1" + eol + eol + eol + "data:" + eol + "data: line2" + eol + eol
+			go func() {
+				for i := range len(in) {
+					select {
+					case c.send <- in[i : i+1]:
+					case <-c.gone:
+						return
+					}
+				}
+			}()
+			h.expect(
+				`{"kind":"event","event":{"type":"message","data":"event 1"}}`,
+				`{"kind":"event","event":{"type":"message","data":"\nline2"}}`,
+			)
+		})
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusTemporaryRedirect} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			h := newHarness(t)
+			redirect := httptest.NewServer(http.RedirectHandler(h.stream.URL, code))
+			defer redirect.Close()
+			h.create(map[string]any{"streamUrl": redirect.URL})
+			c := h.stream.accept(t)
+			c.send <- "data: hello\n\n"
+			h.expect(`{"kind":"event","event":{"type":"message","data":"hello"}}`)
+		})
+		t.Run(strconv.Itoa(code)+" without Location", func(t *testing.T) {
+			h := newHarness(t)
+			broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(code)
+			}))
+			defer broken.Close()
+			h.create(map[string]any{"streamUrl": broken.URL})
+			if msg := h.expectError(); !strings.Contains(msg, strconv.Itoa(code)) {
+				t.Errorf("error callback %q: want it to name status %d", msg, code)
+			}
+		})
+	}
+}
