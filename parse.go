@@ -43,19 +43,27 @@ type parser struct {
 	lf, cr     int
 	lfTo, crTo int
 	skipLF     bool // the last line ended with a CR at the end of the buffer
-	bomDone    bool
-	err        error // the Reader's error, returned once the buffer is empty
-	n          int64 // bytes read on this connection
+	// buf[start:valid] is known to be valid UTF-8, checked once per read,
+	// so that the fields of clean lines need no check of their own. A
+	// failed check is not retried before start reaches badTo.
+	valid, badTo int
+	clean        bool // the last line lies within valid
+	bomDone      bool
+	err          error // the Reader's error, returned once the buffer is empty
+	n            int64 // bytes read on this connection
 
 	// The block being built. id is the spec's "last event ID buffer";
 	// lastID is its value when the last block ended.
 	typ     []byte
 	data    []byte
 	hasData bool
-	id      []byte
-	idSet   bool // this block had a valid id field
-	lastID  []byte
-	flush   bool // the last record was an event: clear the block first
+	dirty   bool // a data line was not known to be valid UTF-8
+	// dataHint sizes the next data buffer after takeData gave one away.
+	dataHint int
+	id       []byte
+	idSet    bool // this block had a valid id field
+	lastID   []byte
+	flush    bool // the last record was an event: clear the block first
 
 	comment []byte        // the text of the last comment
 	retry   time.Duration // the value of the last retry field
@@ -71,14 +79,18 @@ func (p *parser) reset(r io.Reader, max int) {
 	p.r, p.max, p.err, p.n = r, max, nil, 0
 	p.buf = p.buf[:cap(p.buf)]
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
+	p.valid, p.badTo = 0, 0
 	p.skipLF, p.bomDone = false, false
 	p.clearBlock()
 	p.id = append(p.id[:0], p.lastID...)
 }
 
 func (p *parser) clearBlock() {
+	if cap(p.data) > 64<<10 && len(p.data) < cap(p.data)/4 {
+		p.data = nil // do not keep a large buffer for small events
+	}
 	p.typ, p.data = p.typ[:0], p.data[:0]
-	p.hasData, p.idSet, p.flush = false, false, false
+	p.hasData, p.idSet, p.flush, p.dirty = false, false, false, false
 }
 
 // next returns the next record. At the end of the input it returns the
@@ -99,7 +111,7 @@ func (p *parser) next() (recKind, error) {
 			continue
 		}
 		if line[0] == ':' {
-			p.comment = appendValidUTF8(p.comment[:0], line[1:])
+			p.comment = p.appendText(p.comment[:0], line[1:])
 			return recComment, nil
 		}
 		name, value := line, line[len(line):]
@@ -114,16 +126,20 @@ func (p *parser) next() (recKind, error) {
 			if len(p.data)+len(value)+1 > p.max {
 				return 0, &TooLargeError{Limit: p.max}
 			}
+			if p.data == nil {
+				p.data = make([]byte, 0, p.dataHint)
+			}
 			if p.hasData {
 				p.data = append(p.data, '\n')
 			}
 			p.data = append(p.data, value...)
 			p.hasData = true
+			p.dirty = p.dirty || !p.clean
 		case "event":
-			p.typ = appendValidUTF8(p.typ[:0], value)
+			p.typ = p.appendText(p.typ[:0], value)
 		case "id":
 			if bytes.IndexByte(value, 0) < 0 {
-				p.id = appendValidUTF8(p.id[:0], value)
+				p.id = p.appendText(p.id[:0], value)
 				p.idSet = true
 			}
 		case "retry":
@@ -149,12 +165,26 @@ func (p *parser) endBlock() recKind {
 		}
 		return 0
 	}
-	if !utf8.Valid(p.data) {
+	if p.dirty && !utf8.Valid(p.data) {
 		p.scratch = appendValidUTF8(p.scratch[:0], p.data)
 		p.data, p.scratch = p.scratch, p.data
 	}
 	p.flush = true
 	return recEvent
+}
+
+// takeData hands the data buffer, with id appended, to the caller, who may
+// keep it for good: the parser will not write to it again. It declines (ok
+// false) when the buffer is much larger than its content, which would then
+// stay allocated for nothing.
+func (p *parser) takeData(id []byte) (b []byte, ok bool) {
+	n := len(p.data) + len(id)
+	if cap(p.data) > n+n/4 {
+		return nil, false
+	}
+	b = append(p.data, id...)
+	p.data, p.dataHint = nil, n+n/8 // the next event is likely of a similar size
+	return b, true
 }
 
 // parseRetry accepts only ASCII digits, as the spec requires. A value too
@@ -201,6 +231,7 @@ func (p *parser) line() ([]byte, error) {
 		}
 		if i := p.terminator(); i >= 0 {
 			line := p.buf[p.start:i]
+			p.clean = i <= p.valid
 			p.start = i + 1
 			if p.buf[i] == '\r' {
 				if p.start == p.end {
@@ -271,6 +302,7 @@ func (p *parser) fill() error {
 			p.err = err
 		}
 		if n > 0 {
+			p.checkUTF8()
 			return nil
 		}
 		if err != nil {
@@ -287,6 +319,8 @@ func (p *parser) shift(k int) {
 	p.start -= k
 	p.end -= k
 	p.lfTo = max(p.lfTo-k, 0)
+	p.valid = max(p.valid-k, 0)
+	p.badTo = max(p.badTo-k, 0)
 	p.crTo = max(p.crTo-k, 0)
 	if p.lf >= 0 {
 		p.lf -= k
@@ -294,6 +328,51 @@ func (p *parser) shift(k int) {
 	if p.cr >= 0 {
 		p.cr -= k
 	}
+}
+
+// checkUTF8 extends the part of the buffer known to be valid UTF-8 over the
+// bytes just read. Lines start on character boundaries (after a CR or LF),
+// so every line, and every field value, inside that part is valid too.
+func (p *parser) checkUTF8() {
+	from := p.valid
+	if from < p.start {
+		if p.start < p.badTo {
+			return // the bytes that failed are still unread
+		}
+		from = p.start
+	}
+	to := p.end - partialRune(p.buf[from:p.end])
+	if utf8.Valid(p.buf[from:to]) {
+		p.valid = to
+	} else {
+		p.badTo = p.end
+	}
+}
+
+// partialRune returns how many bytes at the end of b start a multi-byte
+// sequence that the next read may complete.
+func partialRune(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
+		switch c := b[i]; {
+		case c < utf8.RuneSelf:
+			return 0
+		case c >= 0xC0:
+			if utf8.FullRune(b[i:]) {
+				return 0
+			}
+			return len(b) - i
+		}
+	}
+	return 0
+}
+
+// appendText appends a field value or comment from the current line,
+// checking its UTF-8 only if the line was not already known to be valid.
+func (p *parser) appendText(dst, src []byte) []byte {
+	if p.clean {
+		return append(dst, src...)
+	}
+	return appendValidUTF8(dst, src)
 }
 
 // appendValidUTF8 appends src to dst with every ill-formed sequence replaced
