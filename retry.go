@@ -67,6 +67,11 @@ func (r *retryDelay) next() (time.Duration, bool) {
 	if d == backoff.Stop {
 		return 0, false
 	}
+	// ExponentialBackOff returns its InitialInterval uncapped, so a base delay
+	// (WithInitialDelay or the retry field) above MaxInterval needs the cap here.
+	if eb, ok := r.b.(*backoff.ExponentialBackOff); ok && eb.RandomizationFactor == 0 && eb.MaxInterval > 0 {
+		d = min(d, eb.MaxInterval)
+	}
 	if r.jitter > 0 {
 		d -= time.Duration(rand.Float64() * r.jitter * float64(d))
 	}
