@@ -601,7 +601,7 @@ func TestStreamInterruptOpenConnection(t *testing.T) {
 func TestStreamInterruptDuringDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n", open: -1})
-		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour))
+		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour), WithMaxDelay(2*time.Hour))
 		actions := make(chan string)
 		go func() {
 			defer close(actions)
@@ -633,7 +633,7 @@ func TestStreamInterruptDuringDelay(t *testing.T) {
 // Close during a backoff sleep ends the iteration at once, without a Fault.
 func TestStreamCloseDuringDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newScripted(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour))
+		s := newScripted(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour), WithMaxDelay(2*time.Hour))
 		done := make(chan []string)
 		go func() { done <- pull(context.Background(), s, 100) }()
 		synctest.Wait()
