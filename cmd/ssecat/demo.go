@@ -75,7 +75,9 @@ func runDemo(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	}()
 
 	cfg.url = "http://" + ln.Addr().String() + "/feed"
-	cfg.comments = true // the heartbeats are part of the show
+	if len(cfg.events) == 0 {
+		cfg.comments = true // the heartbeats are part of the show
+	}
 	if !cfg.retriesSet {
 		cfg.maxRetries = -1 // the server says when to stop, with a 204
 	}

@@ -152,7 +152,13 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		fmt.Fprintf(stderr, "ssecat: %s\n", strings.TrimPrefix(err.Error(), "sse: "))
 		return exitUsage
 	}
-	defer s.Close()
+	defer func() {
+		s.Close()
+		// A loop left early (--count) keeps its connection open until the stream
+		// is ranged over again; this last range ends it, and its trace span.
+		for range s.All(ctx) {
+		}
+	}()
 
 	want := make(map[string]bool, len(cfg.events))
 	for _, t := range cfg.events {
@@ -333,12 +339,10 @@ Exit status: 0 when the stream ended, --count was reached or on Ctrl-C;
 1 when the stream failed and the retries ran out; 2 for a usage error.
 `
 
-// parseArgs reads the command line. When ok is false, the program exits
-// with code at once; a message has already been printed.
-func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, ok bool) {
-	cfg = &config{}
+// newFlagSet defines the flags, which fill cfg. Their help is in usage.
+func newFlagSet(cfg *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("ssecat", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors and help are printed below, our way
+	fs.SetOutput(io.Discard) // errors and help are printed by parseArgs, our way
 	fs.Var(&cfg.headers, "H", "")
 	fs.StringVar(&cfg.method, "X", "", "")
 	fs.StringVar(&cfg.body, "d", "", "")
@@ -354,7 +358,14 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, 
 	fs.BoolVar(&cfg.trace, "trace", false, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
+	return fs
+}
 
+// parseArgs reads the command line. When ok is false, the program exits
+// with code at once; a message has already been printed.
+func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, ok bool) {
+	cfg = &config{}
+	fs := newFlagSet(cfg)
 	usageError := func(format string, a ...any) (*config, int, bool) {
 		fmt.Fprintf(stderr, "ssecat: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "usage: ssecat [flags] URL (ssecat -h for help)")
@@ -418,11 +429,11 @@ func (l *headerList) Set(s string) error {
 	name = strings.TrimSpace(name)
 	switch {
 	case !ok:
-		return fmt.Errorf("header %q: want 'Name: value'", s)
+		return errors.New("want 'Name: value'")
 	case !validToken(name):
-		return fmt.Errorf("header %q: bad name %q", s, name)
+		return fmt.Errorf("bad header name %q", name)
 	case strings.ContainsAny(value, "\r\n\x00"):
-		return fmt.Errorf("header %q: value has a line break or NUL", name)
+		return fmt.Errorf("header %s: value has a line break or NUL", name)
 	}
 	*l = append(*l, header{name, strings.TrimSpace(value)})
 	return nil
