@@ -13,7 +13,10 @@ import (
 
 // capabilities are the optional harness features this service declares.
 // Not "event-type-listeners": every event reaches the all-events handler.
+// "204" is the name released harness versions give the test of
+// server-directed shutdown (a 204 stops reconnection).
 var capabilities = []string{
+	"204",
 	"bom",
 	"comments",
 	"headers",

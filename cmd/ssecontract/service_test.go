@@ -136,6 +136,7 @@ type streamConn struct {
 	body   string
 	send   chan string   // chunks to write
 	end    chan struct{} // close to end the response in an orderly way
+	abort  chan struct{} // close to cut the connection mid-response
 	gone   chan struct{} // closed when the handler has returned
 }
 
@@ -157,7 +158,8 @@ func (s *streamServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	c := &streamConn{method: r.Method, header: r.Header.Clone(), body: string(body),
-		send: make(chan string, 16), end: make(chan struct{}), gone: make(chan struct{})}
+		send: make(chan string, 16), end: make(chan struct{}), abort: make(chan struct{}),
+		gone: make(chan struct{})}
 	defer close(c.gone)
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -170,6 +172,8 @@ func (s *streamServer) serve(w http.ResponseWriter, r *http.Request) {
 			w.(http.Flusher).Flush()
 		case <-c.end:
 			return
+		case <-c.abort:
+			panic(http.ErrAbortHandler) // net/http drops the connection, unterminated
 		case <-r.Context().Done():
 			return
 		case <-s.quit:
@@ -264,7 +268,7 @@ func TestCapabilities(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"bom", "comments", "headers", "last-event-id", "post", "report", "read-timeout",
+	want := []string{"204", "bom", "comments", "headers", "last-event-id", "post", "report", "read-timeout",
 		"restart", "server-directed-shutdown-request"}
 	slices.Sort(got.Capabilities)
 	slices.Sort(want)
@@ -650,5 +654,38 @@ func TestRedirects(t *testing.T) {
 				t.Errorf("error callback %q: want it to name status %d", msg, code)
 			}
 		})
+	}
+}
+
+// TestBrokenConnection cuts a connection in the middle of an event: the
+// unfinished event and its id are dropped, exactly one error is reported,
+// and the reconnection resumes from the last complete event.
+func TestBrokenConnection(t *testing.T) {
+	h := newHarness(t)
+	h.create(map[string]any{"initialDelayMs": 0})
+	c1 := h.stream.accept(t)
+	c1.send <- "id: abc\ndata: Hello\n\nid: def\ndata: Goodbye"
+	h.expect(`{"kind":"event","event":{"type":"message","data":"Hello","id":"abc"}}`)
+	close(c1.abort)
+	h.expectError()
+	c2 := h.stream.accept(t)
+	if got := c2.header.Get("Last-Event-ID"); got != "abc" {
+		t.Errorf("reconnection: got Last-Event-ID %q; want abc", got)
+	}
+	c2.send <- "data: We meet again\n\n"
+	h.expect(`{"kind":"event","event":{"type":"message","data":"We meet again","id":"abc"}}`)
+}
+
+// TestLargeEvent: the harness sends events of several megabytes; nothing in
+// the service may cut them short.
+func TestLargeEvent(t *testing.T) {
+	h := newHarness(t)
+	h.create(nil)
+	c := h.stream.accept(t)
+	data := strings.Repeat("x", 6<<20)
+	c.send <- "data: " + data + "\n\n"
+	want := `{"kind":"event","event":{"type":"message","data":"` + data + `"}}`
+	if got := h.next(); got != want {
+		t.Errorf("got a callback of %d bytes starting %.60q; want %d bytes", len(got), got, len(want))
 	}
 }
