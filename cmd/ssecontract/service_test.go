@@ -125,6 +125,7 @@ type streamServer struct {
 	*httptest.Server
 	conns    chan *streamConn
 	requests atomic.Int32
+	mu       sync.Mutex
 	statuses []int         // replies to the first requests instead of a stream
 	quit     chan struct{} // ends every connection at cleanup
 }
@@ -152,8 +153,14 @@ func newStreamServer(t *testing.T) *streamServer {
 
 func (s *streamServer) serve(w http.ResponseWriter, r *http.Request) {
 	n := int(s.requests.Add(1))
-	if n <= len(s.statuses) && s.statuses[n-1] != http.StatusOK {
-		w.WriteHeader(s.statuses[n-1])
+	s.mu.Lock()
+	status := http.StatusOK
+	if n <= len(s.statuses) {
+		status = s.statuses[n-1]
+	}
+	s.mu.Unlock()
+	if status != http.StatusOK {
+		w.WriteHeader(status)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -180,6 +187,14 @@ func (s *streamServer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// reply makes the server answer its next requests with these statuses, one
+// each, instead of a stream.
+func (s *streamServer) reply(statuses ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statuses = statuses
 }
 
 // accept returns the next connection.
@@ -213,7 +228,7 @@ type callbackServer struct {
 	mu    sync.Mutex
 	next  int
 	busy  bool
-	block chan struct{} // if not nil, every reply waits for it to close
+	block chan struct{} // if not nil, replies wait for it (see stall)
 	quit  chan struct{}
 }
 
@@ -225,6 +240,13 @@ func newCallbackServer(t *testing.T) *callbackServer {
 		s.Close()
 	})
 	return s
+}
+
+// stall makes every reply wait until the test ends, like a stuck harness.
+func (s *callbackServer) stall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.block = make(chan struct{}) // never closed
 }
 
 func (s *callbackServer) serve(w http.ResponseWriter, r *http.Request) {
@@ -242,11 +264,12 @@ func (s *callbackServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.next = n + 1
 	s.busy = true
+	block := s.block
 	s.mu.Unlock()
 	s.msgs <- string(body)
-	if s.block != nil {
+	if block != nil {
 		select {
-		case <-s.block:
+		case <-block:
 		case <-r.Context().Done():
 		case <-s.quit:
 		}
@@ -482,7 +505,7 @@ func TestCustomHeaders(t *testing.T) {
 // always-continue strategy tries again.
 func TestErrorStatusThenReconnect(t *testing.T) {
 	h := newHarness(t)
-	h.stream.statuses = []int{http.StatusInternalServerError}
+	h.stream.reply(http.StatusInternalServerError)
 	h.create(map[string]any{"initialDelayMs": 0})
 	if msg := h.expectError(); !strings.Contains(msg, "500") {
 		t.Errorf("error callback %q: want it to name status 500", msg)
@@ -496,7 +519,7 @@ func TestErrorStatusThenReconnect(t *testing.T) {
 // even with initialDelayMs 0 under the always-continue strategy.
 func Test204StopsReconnects(t *testing.T) {
 	h := newHarness(t)
-	h.stream.statuses = []int{http.StatusNoContent}
+	h.stream.reply(http.StatusNoContent)
 	loc := h.create(map[string]any{"initialDelayMs": 0})
 	h.expectError()
 	in := h.svc.instance(path.Base(loc))
@@ -569,7 +592,7 @@ func TestBadRequests(t *testing.T) {
 // wait for the harness, and no goroutine of the instance may survive it.
 func TestDeleteLeavesNothingRunning(t *testing.T) {
 	h := newHarness(t)
-	h.cb.block = make(chan struct{}) // never closed: the harness is stuck
+	h.cb.stall()
 	ignore := goleak.IgnoreCurrent()
 	loc := h.create(nil)
 	c := h.stream.accept(t)
@@ -676,13 +699,13 @@ func TestBrokenConnection(t *testing.T) {
 	h.expect(`{"kind":"event","event":{"type":"message","data":"We meet again","id":"abc"}}`)
 }
 
-// TestLargeEvent: the harness sends events of several megabytes; nothing in
+// TestLargeEvent: the harness sends events of megabytes; nothing in
 // the service may cut them short.
 func TestLargeEvent(t *testing.T) {
 	h := newHarness(t)
 	h.create(nil)
 	c := h.stream.accept(t)
-	data := strings.Repeat("x", 6<<20)
+	data := strings.Repeat("x", 2*maxRequestBody) // above every limit of the service
 	c.send <- "data: " + data + "\n\n"
 	want := `{"kind":"event","event":{"type":"message","data":"` + data + `"}}`
 	if got := h.next(); got != want {
