@@ -49,6 +49,8 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	propagators    propagation.TextMapPropagator
+	redactQuery    []string // query keys whose values traces and logs hide
+	redactAllQuery bool
 }
 
 func newConfig(opts []Option) *config {
@@ -257,6 +259,21 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 		if mp != nil {
 			c.meterProvider = mp
 		}
+	})
+}
+
+// WithRedactedQuery names query parameters whose values traces (url.full)
+// and logs show as REDACTED; it may be given more than once. With no names,
+// every query value is hidden. Credentials in the URL, and the values of
+// AWSAccessKeyId, Signature, sig and X-Goog-Signature, are always hidden, as
+// the OpenTelemetry semantic conventions ask. Requests are not changed.
+// Default: only those.
+func WithRedactedQuery(names ...string) Option {
+	return optionFunc(func(c *config) {
+		if len(names) == 0 {
+			c.redactAllQuery = true
+		}
+		c.redactQuery = append(c.redactQuery, names...)
 	})
 }
 

@@ -3,8 +3,12 @@ package sse
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,7 +19,7 @@ import (
 )
 
 // ScopeName is the instrumentation scope of the spans and metrics the
-// library emits: its module path.
+// library emits: its module path. They also carry [Version].
 const ScopeName = "github.com/ssekit/sse"
 
 // Version is the library's version, reported with [ScopeName].
@@ -23,28 +27,58 @@ const Version = "0.1.0"
 
 // Attribute keys of the library's own, under the sse. namespace.
 const (
-	attrAttempt     = attribute.Key("sse.attempt")
-	attrLastEventID = attribute.Key("sse.last_event_id")
-	attrRetryDelay  = attribute.Key("sse.retry_delay_ms")
-	attrEvents      = attribute.Key("sse.events")
-	attrComments    = attribute.Key("sse.comments")
-	attrBytes       = attribute.Key("sse.bytes")
-	attrEventType   = attribute.Key("sse.event.type")
+	attrAttempt     = attribute.Key("sse.attempt")       // span: 1 for the first connection attempt
+	attrLastEventID = attribute.Key("sse.last_event_id") // span: the Last-Event-ID sent, if any
+	attrRetryDelay  = attribute.Key("sse.retry_delay")   // span: seconds waited before the attempt
+	attrEvents      = attribute.Key("sse.events")        // span: events received
+	attrComments    = attribute.Key("sse.comments")      // span: comment lines received
+	attrBytes       = attribute.Key("sse.bytes")         // span: bytes of the body read
+	attrEventType   = attribute.Key("sse.event.type")    // metric sse.client.events
 	attrReason      = attribute.Key("sse.reconnect.reason")
 )
 
-// telemetry holds a stream's tracer and instruments, built once in New.
+// Metric names, in the style of the OpenTelemetry semantic conventions.
+const (
+	metricEvents     = "sse.client.events"
+	metricComments   = "sse.client.comments"
+	metricReconnects = "sse.client.reconnects"
+	metricIO         = "sse.client.io"
+	metricDuration   = "sse.client.connection.duration"
+)
+
+// durationBounds are the connection duration histogram's buckets, in
+// seconds: event streams live from moments (a failing server) to days.
+var durationBounds = []float64{0.1, 1, 5, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400}
+
+// telemetry holds a stream's tracer and instruments, built once in New, and
+// the counts not yet added to the instruments. Only the stream's iterating
+// goroutine touches it after New.
+//
+// The event path only bumps plain counters: they reach the instruments
+// before every read of the body (so metrics are current whenever the stream
+// waits for bytes, and bytes are counted as they arrive on streams that live
+// for days) and when the connection ends. That is one flush per read
+// instead of a metric call per event, whatever the SDK does per call.
 type telemetry struct {
-	tracer   trace.Tracer
-	spanName string
-	attrs    []attribute.KeyValue // of every attempt span
+	tracer      trace.Tracer
+	spanName    string
+	attrs       []attribute.KeyValue // of every attempt span
+	metricAttrs []attribute.KeyValue // of every metric: the server's address and port
 
 	events     metric.Int64Counter
 	comments   metric.Int64Counter
 	reconnects metric.Int64Counter
 	bytes      metric.Int64Counter
 	duration   metric.Float64Histogram
-	other      *eventType // the bucket for types past maxInternedTypes
+	addOpts    []metric.AddOption    // metricAttrs, precomputed
+	recordOpts []metric.RecordOption // metricAttrs, precomputed
+
+	other *typeCount // the bucket of event types past maxInternedTypes
+	spare eventType  // handed out for event types past maxInternedTypes
+
+	dirty           []*typeCount // event types with a count not yet added
+	pendingComments int64
+	pendingBytes    int64
 }
 
 // attemptStats is what one connection received.
@@ -52,11 +86,26 @@ type attemptStats struct {
 	events, comments, bytes int64
 }
 
-// eventType is an interned event type with its metric attributes, so that
-// counting an event allocates nothing.
+// eventType is an interned event type, so that counting an event allocates
+// nothing.
 type eventType struct {
-	name string
+	name  string
+	count *typeCount
+}
+
+// typeCount is the metric bucket of an event type: its attributes and the
+// events not yet added to the counter.
+type typeCount struct {
+	n    int64
 	opts []metric.AddOption
+}
+
+// meteredReader flushes the pending counts before each read of a body and
+// counts the bytes read.
+type meteredReader struct {
+	r   io.Reader
+	t   *telemetry
+	ctx context.Context // the connection's, so exemplars point at its span
 }
 
 func newTelemetry(c *config, rawURL string) *telemetry {
@@ -64,64 +113,116 @@ func newTelemetry(c *config, rawURL string) *telemetry {
 		tracer:   c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
 		spanName: "sse.connect",
 	}
+	if rawURL != "" {
+		t.attrs = append(t.attrs, semconv.URLFull(c.redactURL(rawURL)))
+	}
 	if c.source == nil {
-		t.spanName = c.method
-		t.attrs = append(t.attrs, semconv.HTTPRequestMethodKey.String(c.method), semconv.URLFull(redactURL(rawURL)))
+		t.spanName = c.method // the HTTP conventions name client spans by method
+		t.attrs = append(t.attrs, semconv.HTTPRequestMethodKey.String(c.method))
 		if u, err := url.Parse(rawURL); err == nil {
-			t.attrs = append(t.attrs, semconv.ServerAddress(u.Hostname()))
+			t.metricAttrs = append(t.metricAttrs, semconv.ServerAddress(u.Hostname()))
 			if port := serverPort(u); port > 0 {
-				t.attrs = append(t.attrs, semconv.ServerPort(port))
+				t.metricAttrs = append(t.metricAttrs, semconv.ServerPort(port))
 			}
 		}
-	} else if rawURL != "" {
-		t.attrs = append(t.attrs, semconv.URLFull(redactURL(rawURL)))
+		t.attrs = append(t.attrs, t.metricAttrs...)
 	}
+	set := attribute.NewSet(t.metricAttrs...)
+	t.addOpts = []metric.AddOption{metric.WithAttributeSet(set)}
+	t.recordOpts = []metric.RecordOption{metric.WithAttributeSet(set)}
+
 	m := c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	// Instrument errors only happen for invalid names; ours are constants.
-	t.events, _ = m.Int64Counter("sse.client.events", metric.WithUnit("{event}"),
+	// Creating an instrument fails only for an invalid name or unit; ours are
+	// constants, and the API hands back a working instrument even then.
+	t.events, _ = m.Int64Counter(metricEvents, metric.WithUnit("{event}"),
 		metric.WithDescription("Events received, by event type."))
-	t.comments, _ = m.Int64Counter("sse.client.comments", metric.WithUnit("{comment}"),
+	t.comments, _ = m.Int64Counter(metricComments, metric.WithUnit("{comment}"),
 		metric.WithDescription("Comment lines received."))
-	t.reconnects, _ = m.Int64Counter("sse.client.reconnects", metric.WithUnit("{reconnect}"),
+	t.reconnects, _ = m.Int64Counter(metricReconnects, metric.WithUnit("{reconnect}"),
 		metric.WithDescription("Reconnections scheduled, by reason."))
-	t.bytes, _ = m.Int64Counter("sse.client.bytes", metric.WithUnit("By"),
-		metric.WithDescription("Bytes read from event streams."))
-	t.duration, _ = m.Float64Histogram("sse.client.connection.duration", metric.WithUnit("s"),
-		metric.WithDescription("How long connections stayed open."))
-	t.other = t.eventType("_OTHER", true)
+	t.bytes, _ = m.Int64Counter(metricIO, metric.WithUnit("By"),
+		metric.WithDescription("Bytes read from event stream bodies."))
+	t.duration, _ = m.Float64Histogram(metricDuration, metric.WithUnit("s"),
+		metric.WithDescription("How long connections stayed open, from the response to their end."),
+		metric.WithExplicitBucketBoundaries(durationBounds...))
+	t.other = t.typeCount("_OTHER")
+	t.spare.count = t.other
 	return t
 }
 
+func (t *telemetry) typeCount(name string) *typeCount {
+	attrs := append(t.metricAttrs[:len(t.metricAttrs):len(t.metricAttrs)], attrEventType.String(name))
+	return &typeCount{opts: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}}
+}
+
 // eventType makes the interned form of an event type. Types past the
-// interning bound share one metric bucket, to bound metric cardinality.
+// interning bound share one metric bucket, to bound metric cardinality, and
+// one reused eventType: the stream reads its name at once and keeps none.
 func (t *telemetry) eventType(name string, interned bool) *eventType {
 	if !interned {
-		return &eventType{name: name, opts: t.other.opts}
+		t.spare.name = name
+		return &t.spare
 	}
-	return &eventType{name: name, opts: []metric.AddOption{
-		metric.WithAttributeSet(attribute.NewSet(attrEventType.String(name))),
-	}}
+	return &eventType{name: name, count: t.typeCount(name)}
 }
 
-func (t *telemetry) event(ctx context.Context, et *eventType) {
-	t.events.Add(ctx, 1, et.opts...)
+// event counts an event of type et. It neither allocates nor locks.
+func (t *telemetry) event(_ context.Context, et *eventType) {
+	c := et.count
+	if c.n == 0 {
+		t.dirty = append(t.dirty, c) // within capacity after the first few events
+	}
+	c.n++
 }
 
-func (t *telemetry) comment(ctx context.Context) {
-	t.comments.Add(ctx, 1)
+// comment counts a comment line.
+func (t *telemetry) comment(context.Context) {
+	t.pendingComments++
+}
+
+// flush adds the pending counts to the instruments.
+func (t *telemetry) flush(ctx context.Context) {
+	for _, c := range t.dirty {
+		t.events.Add(ctx, c.n, c.opts...)
+		c.n = 0
+	}
+	clear(t.dirty)
+	t.dirty = t.dirty[:0]
+	if t.pendingComments > 0 {
+		t.comments.Add(ctx, t.pendingComments, t.addOpts...)
+		t.pendingComments = 0
+	}
+	if t.pendingBytes > 0 {
+		t.bytes.Add(ctx, t.pendingBytes, t.addOpts...)
+		t.pendingBytes = 0
+	}
+}
+
+// meter wraps the body of the connection whose context is ctx, so that the
+// metrics see what it receives as it arrives.
+func (t *telemetry) meter(ctx context.Context, r io.Reader) io.Reader {
+	return &meteredReader{r: r, t: t, ctx: ctx}
+}
+
+func (m *meteredReader) Read(b []byte) (int, error) {
+	m.t.flush(m.ctx) // what the last read brought has been handed out by now
+	n, err := m.r.Read(b)
+	m.t.pendingBytes += int64(n)
+	return n, err
 }
 
 // reconnect counts a scheduled reconnection by the reason for it.
 func (t *telemetry) reconnect(ctx context.Context, err error, retry bool) {
 	if retry {
-		t.reconnects.Add(ctx, 1, metric.WithAttributes(attrReason.String(errorType(err))))
+		attrs := append(t.metricAttrs[:len(t.metricAttrs):len(t.metricAttrs)], attrReason.String(errorType(err)))
+		t.reconnects.Add(ctx, 1, metric.WithAttributes(attrs...))
 	}
 }
 
 // startAttempt opens the span of one connection attempt, as a child of ctx.
 func (t *telemetry) startAttempt(ctx context.Context, attempt int, lastEventID string, delay time.Duration) (context.Context, trace.Span) {
 	attrs := append(t.attrs[:len(t.attrs):len(t.attrs)],
-		attrAttempt.Int(attempt), attrRetryDelay.Int64(delay.Milliseconds()))
+		attrAttempt.Int(attempt), attrRetryDelay.Float64(delay.Seconds()))
 	if lastEventID != "" {
 		attrs = append(attrs, attrLastEventID.String(lastEventID))
 	}
@@ -134,26 +235,45 @@ func recordStatus(ctx context.Context, code int) {
 }
 
 // endAttempt records how an attempt ended and ends its span. A stop the
-// caller asked for (Close, a cancelled context, Interrupt) is not an error.
+// caller asked for (Close, a cancelled context, Interrupt), an orderly end
+// of the stream (err nil) and a 204, the server's way of saying stop, are
+// not errors.
 func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time.Time, st attemptStats, err error, requested bool) {
+	t.flush(ctx)
+	if !opened.IsZero() {
+		t.duration.Record(ctx, time.Since(opened).Seconds(), t.recordOpts...)
+	}
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	span.SetAttributes(attrEvents.Int64(st.events), attrComments.Int64(st.comments), attrBytes.Int64(st.bytes))
-	if err != nil && !requested && !errors.Is(err, ErrInterrupted) {
+	var se *StatusError
+	stop := errors.As(err, &se) && se.Code == http.StatusNoContent
+	if err != nil && !requested && !stop && !errors.Is(err, ErrInterrupted) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
 	}
-	if st.bytes > 0 {
-		t.bytes.Add(ctx, st.bytes)
-	}
-	if !opened.IsZero() {
-		t.duration.Record(ctx, time.Since(opened).Seconds())
-	}
 	span.End()
 }
 
+// Span returns the span of the stream's current connection attempt, or of
+// the last one once it has ended; before the first attempt, a span that
+// records nothing. Code that ranges over [Stream.All] or [Stream.Events] can
+// nest its own spans under the connection with
+// trace.ContextWithSpan(ctx, s.Span()); handlers of a [Dispatcher] receive a
+// context that carries it already. Call it from the goroutine that ranges.
+func (s *Stream) Span() trace.Span {
+	if s.conn.ctx == nil {
+		return trace.SpanFromContext(context.Background())
+	}
+	return trace.SpanFromContext(s.conn.ctx)
+}
+
 // errorType names an error for error.type and reconnect reasons: the status
-// code for a bad status, a short word for the library's own conditions, and
-// the Go type otherwise.
+// code for a bad status (as the HTTP conventions ask), a short word for the
+// library's own conditions, and the Go type otherwise.
 func errorType(err error) string {
 	var (
 		se *StatusError
@@ -177,20 +297,51 @@ func errorType(err error) string {
 		return "too_large"
 	case errors.As(err, &re):
 		return "redirects"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected_eof" // the connection dropped mid-stream
 	}
 	return semconv.ErrorType(err).Value.AsString()
 }
 
-// redactURL hides credentials, as the HTTP semantic conventions ask.
-func redactURL(raw string) string {
+// redactedQueryKeys are the query parameters whose values the HTTP semantic
+// conventions ask to hide by default.
+var redactedQueryKeys = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
+
+// redactURL hides what traces and logs must not show: credentials, and the
+// values of sensitive query parameters (see [WithRedactedQuery]).
+func (c *config) redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw
 	}
 	if u.User != nil {
-		u.User = url.UserPassword("REDACTED", "REDACTED")
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword("REDACTED", "REDACTED")
+		} else {
+			u.User = url.User("REDACTED")
+		}
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = c.redactQueryValues(u.RawQuery)
 	}
 	return u.String()
+}
+
+// redactQueryValues replaces sensitive values in a raw query, and leaves the
+// rest of it exactly as it was.
+func (c *config) redactQueryValues(q string) string {
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		rawKey, _, hasValue := strings.Cut(p, "=")
+		key := rawKey
+		if k, err := url.QueryUnescape(rawKey); err == nil {
+			key = k
+		}
+		if hasValue && (c.redactAllQuery || slices.Contains(redactedQueryKeys, key) || slices.Contains(c.redactQuery, key)) {
+			parts[i] = rawKey + "=REDACTED"
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 func serverPort(u *url.URL) int {

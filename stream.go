@@ -111,7 +111,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		cfg:         c,
 		src:         src,
 		tel:         newTelemetry(c, url),
-		log:         c.log.WithField("url", redactURL(url)),
+		log:         c.log.WithField("url", c.redactURL(url)),
 		delay:       retryDelay{b: c.backoff},
 		lastEventID: c.lastEventID,
 		types:       make(map[string]*eventType),
@@ -389,7 +389,7 @@ func (s *Stream) connect(ctx context.Context) error {
 		s.conn.timer.Reset(s.cfg.readTimeout)
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.cfg.readTimeout}
 	}
-	s.p.reset(r, s.cfg.maxEventSize)
+	s.p.reset(s.tel.meter(cctx, r), s.cfg.maxEventSize)
 	s.failures = 0
 	s.start = Start{Attempt: s.attempts}
 	s.log.WithField("attempt", s.attempts).Info("sse: connected")
