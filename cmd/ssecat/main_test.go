@@ -5,20 +5,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ssekit/sse"
 )
 
 func TestMain(m *testing.M) {
@@ -534,4 +540,30 @@ func TestHelp(t *testing.T) {
 			t.Errorf("usage does not explain %s%s", dashes, f.Name)
 		}
 	})
+}
+
+func TestDescribe(t *testing.T) {
+	wrap := func(err error) error { return &url.Error{Op: "Get", URL: "http://h/x", Err: err} }
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, "stream ended by the server"},
+		{&sse.StatusError{Code: 599}, "server answered status 599"},
+		{&sse.ContentTypeError{}, "server sent no content type, want text/event-stream"},
+		{wrap(&net.DNSError{Name: "h.invalid", Err: "no such host"}), `cannot resolve host "h.invalid": no such host`},
+		{wrap(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}),
+			"connection lost (reset by peer)"},
+		{fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), "connection lost (unexpected EOF)"},
+		{wrap(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}),
+			"cannot connect: connection refused"},
+		{&sse.TooLargeError{Limit: 16}, "line or event larger than 16 bytes"},
+		{wrap(&sse.RedirectError{Limit: 10, URL: "http://h/loop"}), "more than 10 redirects (last to http://h/loop)"},
+		{wrap(errors.New("tls: failed to verify certificate")), "tls: failed to verify certificate"},
+	}
+	for _, tt := range tests {
+		if got := describe(tt.err); got != tt.want {
+			t.Errorf("describe(%v) = %q; want %q", tt.err, got, tt.want)
+		}
+	}
 }
