@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ssekit/sse"
@@ -141,7 +143,9 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 			fmt.Fprintf(stderr, "ssecat: trace exporter: %v\n", err)
 			return exitFailed
 		}
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		res, _ := resource.Merge(resource.Default(),
+			resource.NewSchemaless(attribute.String("service.name", "ssecat")))
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
 		// Shutdown must outlive a cancelled ctx, or the last spans are lost.
 		defer tp.Shutdown(context.WithoutCancel(ctx))
 		opts = append(opts, sse.WithTracerProvider(tp))

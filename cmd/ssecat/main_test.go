@@ -472,21 +472,25 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
-// span is the part of a stdouttrace span the test checks.
-type span struct {
-	Name       string
-	Attributes []struct {
-		Key   string
-		Value struct{ Value any }
-	}
-	InstrumentationScope struct{ Name string }
-	Status               struct{ Code string }
+// keyValue is an attribute as stdouttrace writes it.
+type keyValue struct {
+	Key   string
+	Value struct{ Value any }
 }
 
-func (s span) attr(key string) any {
-	for _, a := range s.Attributes {
-		if a.Key == key {
-			return a.Value.Value
+// span is the part of a stdouttrace span the test checks.
+type span struct {
+	Name                 string
+	Attributes           []keyValue
+	InstrumentationScope struct{ Name string }
+	Resource             []keyValue
+}
+
+// value returns the value of key in kvs, or nil.
+func value(kvs []keyValue, key string) any {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value.Value
 		}
 	}
 	return nil
@@ -517,10 +521,13 @@ func TestTrace(t *testing.T) {
 		attempt, status, events float64
 	}{{1, 200, 1}, {2, 204, 0}} {
 		s := spans[i]
-		if s.InstrumentationScope.Name != "github.com/ssekit/sse" || s.attr("sse.attempt") != want.attempt ||
-			s.attr("http.response.status_code") != want.status || s.attr("sse.events") != want.events {
+		if s.InstrumentationScope.Name != "github.com/ssekit/sse" || value(s.Attributes, "sse.attempt") != want.attempt ||
+			value(s.Attributes, "http.response.status_code") != want.status || value(s.Attributes, "sse.events") != want.events {
 			t.Errorf("span %d: %+v; want scope github.com/ssekit/sse, attempt %v, status %v, events %v",
 				i, s, want.attempt, want.status, want.events)
+		}
+		if value(s.Resource, "service.name") != "ssecat" {
+			t.Errorf("span %d: resource %+v lacks service.name ssecat", i, s.Resource)
 		}
 	}
 }
