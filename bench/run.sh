@@ -19,7 +19,9 @@ fi
 go test -count=1 -run 'TestShapes|TestAdapters|TestHTTPAdapters' .
 
 {
-	echo "# $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version)"
+	lib="$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	git -C .. diff --quiet HEAD -- '*.go' 2>/dev/null || lib="$lib+uncommitted"
+	echo "# library $lib, $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version)"
 	go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -timeout 60m .
 } | tee "$OUT/raw.txt" | grep -E '^(Benchmark|ok|FAIL|#)' | cut -c1-120 >&2
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Profiles one implementation on one shape and prints where its time and
+# allocations go:
+#   ./profile.sh SHAPE [IMPL] [BENCHTIME]     e.g. ./profile.sh small-lf ours-stream 3s
+# Profiles and the test binary stay in ${OUT:-/tmp/sse-prof} for go tool pprof.
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="$PATH:/usr/local/go/bin"
+shape="${1:?usage: profile.sh SHAPE [IMPL] [BENCHTIME]}"
+impl="${2:-ours-stream}"
+benchtime="${3:-3s}"
+out="${OUT:-/tmp/sse-prof}"
+mkdir -p "$out"
+name="$shape.$impl"
+bench="Decode/shape=$shape\$/impl=$impl\$"
+
+go test -run '^$' -bench "$bench" -benchtime "$benchtime" -count 1 \
+	-cpuprofile "$out/$name.cpu" -o "$out/bench.test" . | grep -E '^Benchmark'
+# Exact allocation sites need every allocation sampled: a short second run.
+go test -run '^$' -bench "$bench" -benchtime 20x -count 1 -memprofilerate 1 \
+	-memprofile "$out/$name.mem" -o "$out/bench.test" . >/dev/null
+
+echo "--- CPU, cumulative, inside the adapter (the shape generator is left out)"
+go tool pprof -top -cum -nodecount 45 -focus 'bench\.(ours|tmax|openai|ld|r3|resty|floor)' \
+	"$out/bench.test" "$out/$name.cpu" 2>/dev/null | sed -n '/flat%/,$p' | grep -v -E 'testing\.|bench\.(Bench|measure)'
+echo "--- allocations (objects) per call site, inside the adapter"
+go tool pprof -sample_index alloc_objects -top -nodecount 20 -focus 'bench\.(ours|tmax|openai|ld|r3|resty|floor)' \
+	"$out/bench.test" "$out/$name.mem" 2>/dev/null | sed -n '/flat%/,$p'
