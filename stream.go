@@ -423,8 +423,12 @@ func (s *Stream) disconnect(err error, requested bool) {
 // through the error strategy and the backoff, whether and when to
 // reconnect, and leaves the Fault in s.fault.
 func (s *Stream) fail(ctx context.Context, err error) actionKind {
-	if cause := context.Cause(s.conn.ctx); cause != nil && s.conn.cancel != nil {
-		err = cause // our own cancellation explains the read or request error
+	// No cancel means no attempt began (Close won the race with connect),
+	// and s.conn.ctx may still be nil.
+	if s.conn.cancel != nil {
+		if cause := context.Cause(s.conn.ctx); cause != nil {
+			err = cause // our own cancellation explains the read or request error
+		}
 	}
 	if s.halt.Load() || ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return s.halted()
