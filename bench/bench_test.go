@@ -5,11 +5,19 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
 
-var shapes = sync.OnceValue(Shapes)
+var (
+	shapes      = sync.OnceValue(Shapes)
+	scaleShapes = sync.OnceValue(ScaleShapes)
+)
+
+// scaleImpls are timed on the scale shapes: the peers whose cost per event
+// grows with its size would take minutes there, and line128k-1460 shows them.
+var scaleImpls = []string{"ours-stream", "ours-dispatch", "openai-decoder", "tmaxmax-read", "floor-readslice"}
 
 func shape(t testing.TB, name string) *Shape {
 	i := slices.IndexFunc(shapes(), func(sh *Shape) bool { return sh.Name == name })
@@ -46,11 +54,14 @@ func TestShapes(t *testing.T) {
 // TestAdapters reads every shape once with every adapter and compares what
 // it found with what the generator wrote. Known peer failures must still fail.
 func TestAdapters(t *testing.T) {
-	for _, sh := range shapes() {
+	for _, sh := range append(shapes(), scaleShapes()...) {
 		for _, a := range Adapters() {
 			t.Run(sh.Name+"/"+a.Name, func(t *testing.T) {
 				got, err := a.Read(context.Background(), sh, sh.Reader())
 				want := a.Want(sh)
+				if strings.HasPrefix(sh.Name, "line") && sh.Name != "line128k-1460" && !slices.Contains(scaleImpls, a.Name) {
+					t.Skip("not timed on the scale shapes")
+				}
 				if reason, ok := Known[[2]string{a.Name, sh.Name}]; ok {
 					if err == nil && got == want {
 						t.Fatalf("known failure (%s) no longer happens: remove it from Known", reason)
@@ -112,6 +123,22 @@ func BenchmarkDecode(b *testing.B) {
 				if reason, ok := Known[[2]string{a.Name, sh.Name}]; ok {
 					b.Skip("known failure: " + reason)
 				}
+				ctx := context.Background()
+				measure(b, sh, a.Want(sh), func() (Result, error) { return a.Read(ctx, sh, sh.Reader()) })
+			})
+		}
+	}
+}
+
+// BenchmarkScale reads single-line events of growing size in 1460-byte
+// reads; see ScaleShapes.
+func BenchmarkScale(b *testing.B) {
+	for _, sh := range scaleShapes() {
+		for _, a := range Adapters() {
+			if !slices.Contains(scaleImpls, a.Name) {
+				continue
+			}
+			b.Run("shape="+sh.Name+"/impl="+a.Name, func(b *testing.B) {
 				ctx := context.Background()
 				measure(b, sh, a.Want(sh), func() (Result, error) { return a.Read(ctx, sh, sh.Reader()) })
 			})

@@ -152,3 +152,14 @@ func Shapes() []*Shape {
 		singleLine(8<<20, 1).shape("huge8m", 0, "message"),
 	}
 }
+
+// ScaleShapes returns single-line events of growing size in 1460-byte reads,
+// 2 MiB of stream each: a linear parser keeps its MB/s across them, one
+// that rescans its buffer loses it in proportion to the event size.
+func ScaleShapes() []*Shape {
+	var out []*Shape
+	for _, size := range []int{32 << 10, 128 << 10, 512 << 10, 2 << 20} {
+		out = append(out, singleLine(size, 2<<20).shape(fmt.Sprintf("line%dk-1460", size>>10), 1460, "message"))
+	}
+	return out
+}

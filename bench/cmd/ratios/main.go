@@ -41,6 +41,7 @@ func main() {
 		f.Close()
 	}
 	decode(os.Stdout, samples, shapes)
+	scale(os.Stdout, samples, shapes)
 	overHTTP(os.Stdout, samples, shapes)
 }
 
@@ -128,6 +129,9 @@ var smallShapes = []string{"small-lf", "small-crlf", "small-1byte", "comments"}
 
 func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
 	fig := func(shape, impl, unit string) float64 { return median(samples[key{"Decode", shape, impl}][unit]) }
+	if !slices.ContainsFunc(shapes, func(sh string) bool { _, ok := samples[key{"Decode", sh, "ours-stream"}]; return ok }) {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "From memory (MB/s, medians; targets: stream >= 2x fastest peer, >= 1x on 1-byte reads;")
 	fmt.Fprintln(w, "dispatch >= 2x fastest peer client; <= 1 alloc per small event (each stream's setup is spread")
@@ -157,6 +161,45 @@ func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) 
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.0f\t%s\t\n",
 			sh, st, allocMark, ds, peer, pv, ratio(st, pv), verdict(st, pv, peerTarget),
 			client, cv, ratio(ds, cv), verdict(ds, cv, 2), rs, rsMark, ib, ratio(st, ib))
+	}
+	tw.Flush()
+}
+
+// scale prints MB/s against event size, and the largest size's figure over
+// the smallest's: about 1 for a linear parser, far below for a quadratic one.
+func scale(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
+	var sizes, impls []string
+	for _, sh := range shapes {
+		for k := range samples {
+			if k.group == "Scale" && k.shape == sh && !slices.Contains(sizes, sh) {
+				sizes = append(sizes, sh)
+			}
+		}
+	}
+	for k := range samples {
+		if k.group == "Scale" && !slices.Contains(impls, k.impl) {
+			impls = append(impls, k.impl)
+		}
+	}
+	if len(sizes) < 2 {
+		return
+	}
+	slices.Sort(impls)
+	fmt.Fprintln(w, "\nSingle-line events of growing size in 1460 B reads (MB/s, medians): nothing should fall with size")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "impl\t")
+	for _, sz := range sizes {
+		fmt.Fprint(tw, sz, "\t")
+	}
+	fmt.Fprintf(tw, "%s / %s\t\n", sizes[len(sizes)-1], sizes[0])
+	for _, impl := range impls {
+		fmt.Fprint(tw, impl, "\t")
+		for _, sz := range sizes {
+			fmt.Fprintf(tw, "%.1f\t", median(samples[key{"Scale", sz, impl}]["MB/s"]))
+		}
+		first := median(samples[key{"Scale", sizes[0], impl}]["MB/s"])
+		last := median(samples[key{"Scale", sizes[len(sizes)-1], impl}]["MB/s"])
+		fmt.Fprintf(tw, "%s\t\n", ratio(last, first))
 	}
 	tw.Flush()
 }
