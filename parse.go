@@ -2,8 +2,10 @@ package sse
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"math"
+	"math/bits"
 	"time"
 	"unicode/utf8"
 )
@@ -110,45 +112,72 @@ func (p *parser) next() (recKind, error) {
 			}
 			continue
 		}
-		if line[0] == ':' {
+		switch line[0] {
+		case ':':
 			p.comment = p.appendText(p.comment[:0], line[1:])
 			return recComment, nil
-		}
-		name, value := line, line[len(line):]
-		if i := bytes.IndexByte(line, ':'); i >= 0 {
-			name, value = line[:i], line[i+1:]
-			if len(value) > 0 && value[0] == ' ' {
-				value = value[1:]
+		case 'd':
+			if value, ok := cutField(line, "data"); ok {
+				if err := p.addData(value); err != nil {
+					return 0, err
+				}
 			}
-		}
-		switch string(name) {
-		case "data":
-			if len(p.data)+len(value)+1 > p.max {
-				return 0, &TooLargeError{Limit: p.max}
+		case 'e':
+			if value, ok := cutField(line, "event"); ok {
+				p.typ = p.appendText(p.typ[:0], value)
 			}
-			if p.data == nil {
-				p.data = make([]byte, 0, p.dataHint)
-			}
-			if p.hasData {
-				p.data = append(p.data, '\n')
-			}
-			p.data = append(p.data, value...)
-			p.hasData = true
-			p.dirty = p.dirty || !p.clean
-		case "event":
-			p.typ = p.appendText(p.typ[:0], value)
-		case "id":
-			if bytes.IndexByte(value, 0) < 0 {
+		case 'i':
+			if value, ok := cutField(line, "id"); ok && bytes.IndexByte(value, 0) < 0 {
 				p.id = p.appendText(p.id[:0], value)
 				p.idSet = true
 			}
-		case "retry":
-			if d, ok := parseRetry(value); ok {
-				p.retry = d
-				return recRetry, nil
+		case 'r':
+			if value, ok := cutField(line, "retry"); ok {
+				if d, ok := parseRetry(value); ok {
+					p.retry = d
+					return recRetry, nil
+				}
 			}
 		}
+		// Any other line is a field the spec tells us to ignore.
 	}
+}
+
+// addData appends the value of a data field to the event's data.
+func (p *parser) addData(value []byte) error {
+	if len(p.data)+len(value)+1 > p.max {
+		return &TooLargeError{Limit: p.max}
+	}
+	if p.data == nil {
+		p.data = make([]byte, 0, p.dataHint)
+	}
+	if p.hasData {
+		p.data = append(p.data, '\n')
+	}
+	p.data = append(p.data, value...)
+	p.hasData = true
+	p.dirty = p.dirty || !p.clean
+	return nil
+}
+
+// cutField returns the value of line if line is the field name: the name
+// alone, or the name, a colon, and the value after one optional space.
+func cutField(line []byte, name string) (value []byte, ok bool) {
+	if len(line) < len(name) || string(line[:len(name)]) != name {
+		return nil, false
+	}
+	value = line[len(name):]
+	if len(value) == 0 {
+		return value, true
+	}
+	if value[0] != ':' {
+		return nil, false // a longer name, such as "datum"
+	}
+	value = value[1:]
+	if len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	return value, true
 }
 
 // endBlock runs at a blank line: the last event ID is committed, and the
@@ -212,16 +241,6 @@ func parseRetry(v []byte) (time.Duration, bool) {
 
 // line returns the next line without its terminator (LF, CR or CRLF).
 func (p *parser) line() ([]byte, error) {
-	if !p.bomDone {
-		// Wait for more bytes only while they may still be a BOM, so that a
-		// short first line is not held back until more bytes arrive.
-		for p.end-p.start < len(bom) && bytes.HasPrefix([]byte(bom), p.buf[p.start:p.end]) && p.fill() == nil {
-		}
-		if bytes.HasPrefix(p.buf[p.start:p.end], []byte(bom)) {
-			p.start += len(bom)
-		}
-		p.bomDone = true
-	}
 	for {
 		if p.skipLF && p.start < p.end {
 			p.skipLF = false
@@ -249,32 +268,67 @@ func (p *parser) line() ([]byte, error) {
 }
 
 // terminator returns the index of the first CR or LF in the unread bytes,
-// or -1. Each byte is searched at most once for each of the two.
+// or -1. Short lines are scanned directly; longer ones through search.
 func (p *parser) terminator() int {
-	if p.lf < p.start && p.lfTo < p.end {
-		from := max(p.lfTo, p.start)
-		if i := bytes.IndexByte(p.buf[from:p.end], '\n'); i >= 0 {
-			p.lf, p.lfTo = from+i, from+i+1
-		} else {
-			p.lf, p.lfTo = -1, p.end
+	start, end := p.start, p.end
+	if i := shortTerminator(p.buf[start:end]); i >= 0 {
+		return start + i
+	}
+	lf := p.lf
+	if lf < start {
+		lf = p.search(&p.lf, &p.lfTo, '\n')
+	}
+	cr := p.cr
+	if cr < start && p.crTo < end {
+		cr = p.search(&p.cr, &p.crTo, '\r')
+	}
+	if cr >= start && (lf < 0 || cr < lf) {
+		return cr
+	}
+	return lf
+}
+
+// shortTerminator returns the index of the first CR or LF among the first 16
+// bytes of b, or -1. It tests eight bytes at a time for both, which for the
+// short lines most streams are made of costs less than a call to
+// bytes.IndexByte for each.
+func shortTerminator(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n := min(len(b), 16)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		lf, cr := w^(ones*'\n'), w^(ones*'\r')
+		// A byte of lf or cr is zero where w has the byte searched for; the
+		// lowest flagged byte is always a true match.
+		if t := ((lf-ones)&^lf | (cr-ones)&^cr) & highs; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
 		}
 	}
-	if p.cr < p.start && p.crTo < p.end {
-		from := max(p.crTo, p.start)
-		if i := bytes.IndexByte(p.buf[from:p.end], '\r'); i >= 0 {
-			p.cr, p.crTo = from+i, from+i+1
-		} else {
-			p.cr, p.crTo = -1, p.end
+	for ; i < n; i++ {
+		if c := b[i]; c == '\n' || c == '\r' {
+			return i
 		}
 	}
-	i := -1
-	if p.lf >= p.start {
-		i = p.lf
+	return -1
+}
+
+// search finds the next c in the unread bytes, resuming where the last
+// search for it stopped (*to), so that no byte is searched twice however the
+// stream is split into reads. It records the result in *at: -1 for none.
+func (p *parser) search(at, to *int, c byte) int {
+	if *to >= p.end {
+		*at = -1
+		return -1
 	}
-	if p.cr >= p.start && (i < 0 || p.cr < i) {
-		i = p.cr
+	from := max(*to, p.start)
+	i := bytes.IndexByte(p.buf[from:p.end], c)
+	if i < 0 {
+		*at, *to = -1, p.end
+		return -1
 	}
-	return i
+	*at, *to = from+i, from+i+1
+	return from + i
 }
 
 // fill reads more bytes, first making room: it moves the unread bytes to the
@@ -302,6 +356,9 @@ func (p *parser) fill() error {
 			p.err = err
 		}
 		if n > 0 {
+			if !p.bomDone {
+				p.skipBOM()
+			}
 			p.checkUTF8()
 			return nil
 		}
@@ -311,6 +368,20 @@ func (p *parser) fill() error {
 	}
 	p.err = io.ErrNoProgress
 	return p.err
+}
+
+// skipBOM drops a byte order mark at the start of the stream. While the
+// bytes read so far are only the start of one, it waits for more (they hold
+// no line terminator, so no line is held back by the wait).
+func (p *parser) skipBOM() {
+	head := p.buf[p.start:p.end]
+	switch {
+	case bytes.HasPrefix(head, []byte(bom)):
+		p.start += len(bom)
+	case len(head) < len(bom) && bytes.HasPrefix([]byte(bom), head):
+		return
+	}
+	p.bomDone = true
 }
 
 // shift moves the unread bytes down by k and keeps the search state aligned.
