@@ -975,8 +975,9 @@ func TestFaultCloseFromHandler(t *testing.T) {
 }
 
 // TestFaultInterruptFromHandler is scenario 8: Interrupt called by a
-// handler reconnects with the last event ID, and every event arrives
-// exactly once, in order.
+// handler reconnects with the last event ID, every event arrives exactly
+// once, in order, and an event without an id after the reconnection
+// reports the ID from before it.
 func TestFaultInterruptFromHandler(t *testing.T) {
 	events := make([]ssetest.Event, 10)
 	for i := range events {
@@ -997,7 +998,8 @@ func TestFaultInterruptFromHandler(t *testing.T) {
 		case calls == 1:
 			return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest[:3]...)), ssetest.Stall()}}
 		}
-		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest...))}}
+		// An event without an id keeps the last event ID of the stream.
+		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest...) + "data: tail\n\n")}}
 	}))
 	defer srv.Close()
 	d, err := sse.New(srv.URL, sse.WithHTTPClient(faultClient(t)), sse.WithErrorStrategy(sse.AlwaysContinue()),
@@ -1023,7 +1025,7 @@ func TestFaultInterruptFromHandler(t *testing.T) {
 	for i := 3; i < 10; i++ {
 		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d"`, i+1, i+1, i+1))
 	}
-	want = append(want, "fault end final=false delay=2ms", "fault status 204 final=true delay=0s")
+	want = append(want, `event message id="" last="10" "tail"`, "fault end final=false delay=2ms", "fault status 204 final=true delay=0s")
 	faultDiff(t, "actions", l.lines(), want)
 	var ids []string
 	for _, r := range srv.Requests() {
