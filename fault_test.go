@@ -1180,3 +1180,47 @@ func TestFaultManyDispatchers(t *testing.T) {
 		t.Errorf("server saw %d requests; want %d", n, streams)
 	}
 }
+
+// TestFaultLargeEvents checks that events large enough for the parser to
+// hand its buffer over keep their Data and ID intact, even after later
+// events reuse or replace the buffers.
+func TestFaultLargeEvents(t *testing.T) {
+	var events []ssetest.Event
+	for i, size := range []int{5000, 4096, 9000, 10, 70000, 4097, 100} {
+		ev := ssetest.Event{Data: strings.Repeat(string(rune('a'+i)), size)}
+		if i%2 == 0 {
+			ev.ID = strconv.Itoa(i)
+		}
+		events = append(events, ev)
+	}
+	wire := ssetest.Encode(events...)
+	for _, n := range []int{1, 7, 4096, len(wire)} {
+		s, err := sse.NewStream("", sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+			return io.NopCloser(&faultChunks{s: wire, n: n}), nil
+		})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []sse.Event
+		for ev, err := range s.Events(context.Background()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ev)
+		}
+		last := ""
+		for i, ev := range got {
+			if ev.ID != "" {
+				last = ev.ID
+			}
+			want := sse.Event{Type: "message", Data: events[i].Data, ID: events[i].ID, LastEventID: last}
+			if i >= len(events) || ev != want {
+				t.Fatalf("reads of %d bytes, event %d: got type %q, %d bytes of data %.10q…, id %.20q, last %.20q; want %d bytes of %.10q…, id %q, last %.20q",
+					n, i, ev.Type, len(ev.Data), ev.Data, ev.ID, ev.LastEventID, len(want.Data), want.Data, want.ID, want.LastEventID)
+			}
+		}
+		if len(got) != len(events) {
+			t.Errorf("reads of %d bytes: got %d events; want %d", n, len(got), len(events))
+		}
+	}
+}
