@@ -20,6 +20,9 @@ type scriptStep struct {
 	// dribble, when set, is sent after body every dribbleEvery, before open counts.
 	dribble      []string
 	dribbleEvery time.Duration
+	// feed, when set, is read after the dribble until it is closed; each
+	// string received is sent as one read.
+	feed <-chan string
 }
 
 // scriptOpen records one call of Open.
@@ -110,6 +113,20 @@ func (b *scriptedBody) Read(p []byte) (int, error) {
 		b.pending = append(b.pending, b.step.dribble[b.dribbled])
 		b.dribbled++
 		return b.Read(p)
+	}
+	if b.step.feed != nil {
+		select {
+		case chunk, ok := <-b.step.feed:
+			if ok {
+				b.pending = append(b.pending, chunk)
+				return b.Read(p)
+			}
+			b.step.feed = nil
+		case <-b.closed:
+			return 0, errBodyClosed
+		case <-b.ctx.Done():
+			return 0, context.Cause(b.ctx)
+		}
 	}
 	if !b.waited && b.step.open != 0 {
 		b.waited = true

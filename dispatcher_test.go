@@ -1,0 +1,479 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// callLog records handler calls, which run on the dispatcher goroutine,
+// for the test goroutine to read.
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) add(format string, args ...any) {
+	l.mu.Lock()
+	l.calls = append(l.calls, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *callLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
+}
+
+// logAll registers handlers that record every action in l.
+func logAll(d *Dispatcher, l *callLog) {
+	d.OnStart(func(_ context.Context, s Start) { l.add("%s", describe(s)) })
+	d.OnEvent(func(_ context.Context, ev Event) { l.add("%s", describe(ev)) })
+	d.OnComment(func(_ context.Context, c Comment) { l.add("%s", describe(c)) })
+	d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
+}
+
+// newScriptedDispatcher returns a Dispatcher over src with jitter off.
+func newScriptedDispatcher(t *testing.T, src Source, opts ...Option) *Dispatcher {
+	t.Helper()
+	d, err := New("mem://test", append([]Option{WithSource(src), WithJitter(0)}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func msg(data string) string { return describe(Event{Type: "message", Data: data}) }
+
+// Handlers run in stream order: OnStart before the connection's events,
+// OnFault after the failure it reports.
+func TestDispatcherRunOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n: c\n\ndata: b\n\n"}, scriptStep{err: errRefused})
+		d := newScriptedDispatcher(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
+		var l callLog
+		logAll(d, &l)
+		if err := d.Run(t.Context()); !errors.Is(err, errRefused) {
+			t.Errorf("Run: got %v; want the error given up on, %v", err, errRefused)
+		}
+		want := []string{
+			faultOf(errRefused, false, time.Second),
+			"start 2", msg("a"), `comment " c"`, msg("b"),
+			faultOf(nil, false, 2*time.Second),
+			faultOf(errRefused, true, 0),
+		}
+		if got := l.get(); !slices.Equal(got, want) {
+			t.Errorf("handler calls:\ngot  %q\nwant %q", got, want)
+		}
+	})
+}
+
+func TestDispatcherStart(t *testing.T) {
+	t.Run("returns nil once connected", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			feed := make(chan string)
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", feed: feed}))
+			var l callLog
+			logAll(d, &l)
+			if err := d.Start(t.Context()); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			feed <- "data: b\n\n"
+			close(feed)
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait: got %v; want nil", err)
+			}
+			want := []string{"start 1", msg("a"), msg("b"), faultOf(nil, true, 0)}
+			if got := l.get(); !slices.Equal(got, want) {
+				t.Errorf("calls: got %q; want %q", got, want)
+			}
+			select {
+			case <-d.Done():
+			default:
+				t.Error("Done is open after Wait returned")
+			}
+		})
+	})
+	t.Run("returns the first error under AlwaysFail", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}))
+			var l callLog
+			logAll(d, &l)
+			if err := d.Start(t.Context()); !errors.Is(err, errRefused) {
+				t.Errorf("Start: got %v; want %v", err, errRefused)
+			}
+			if err := d.Wait(); !errors.Is(err, errRefused) {
+				t.Errorf("Wait: got %v; want %v", err, errRefused)
+			}
+			if want := []string{faultOf(errRefused, true, 0)}; !slices.Equal(l.get(), want) {
+				t.Errorf("calls: got %q; want %q", l.get(), want)
+			}
+		})
+	})
+	t.Run("blocks until success under AlwaysContinue", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused}, scriptStep{err: errRefused},
+				scriptStep{body: ":\n", open: -1})
+			d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
+			faults := 0
+			d.OnFault(func(context.Context, Fault) { faults++ })
+			start := time.Now()
+			if err := d.Start(t.Context()); err != nil {
+				t.Errorf("Start: got %v; want nil", err)
+			}
+			if took := time.Since(start); took != 7*time.Second {
+				t.Errorf("Start returned after %v; want 7s (1s+2s+4s of backoff)", took)
+			}
+			if faults != 3 {
+				t.Errorf("Faults before Start returned: got %d; want 3", faults)
+			}
+		})
+	})
+	t.Run("returns the strategy's final error", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), WithErrorStrategy(ContinueWithMaxAttempts(2)))
+			if err := d.Start(t.Context()); !errors.Is(err, errRefused) {
+				t.Errorf("Start: got %v; want %v", err, errRefused)
+			}
+		})
+	})
+	t.Run("second Start and Run", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: ":\n", open: -1}))
+			if err := d.Start(t.Context()); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			if err := d.Start(t.Context()); !errors.Is(err, ErrStarted) {
+				t.Errorf("second Start: got %v; want ErrStarted", err)
+			}
+			if err := d.Run(t.Context()); !errors.Is(err, ErrStarted) {
+				t.Errorf("Run after Start: got %v; want ErrStarted", err)
+			}
+		})
+	})
+	t.Run("ctx ending first", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()))
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			if err := d.Start(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Start: got %v; want context.DeadlineExceeded", err)
+			}
+			if took := time.Since(start); took != 10*time.Second {
+				t.Errorf("Start returned after %v; want 10s", took)
+			}
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait after ctx ended: got %v; want nil", err)
+			}
+		})
+	})
+}
+
+func TestDispatcherClose(t *testing.T) {
+	t.Run("from outside waits for the goroutine", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: -1}))
+			var l callLog
+			logAll(d, &l)
+			if err := d.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			if err := d.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			select {
+			case <-d.Done():
+			default:
+				t.Error("Done is open after Close returned")
+			}
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait after Close: got %v; want nil", err)
+			}
+			if want := []string{"start 1", msg("a")}; !slices.Equal(l.get(), want) {
+				t.Errorf("calls: got %q; want %q (Close is not a Fault)", l.get(), want)
+			}
+			if err := d.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+		})
+	})
+	t.Run("during a backoff sleep returns promptly", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()),
+				WithInitialDelay(time.Hour), WithMaxDelay(time.Hour))
+			go d.Start(context.Background())
+			synctest.Wait() // the dispatcher sleeps its hour
+			start := time.Now()
+			d.Close()
+			if took := time.Since(start); took != 0 {
+				t.Errorf("Close took %v during a backoff sleep; want no time", took)
+			}
+		})
+	})
+	t.Run("before Start", func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: ":\n"}))
+		d.Close()
+		select {
+		case <-d.Done():
+		default:
+			t.Error("Done is open after Close before Start")
+		}
+		if err := d.Start(t.Context()); !errors.Is(err, ErrClosed) {
+			t.Errorf("Start after Close: got %v; want ErrClosed", err)
+		}
+		if err := d.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
+	t.Run("ctx cancelled", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: ":\n", open: -1}))
+			ctx, cancel := context.WithCancel(t.Context())
+			if err := d.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			faults := 0
+			d.OnFault(func(context.Context, Fault) { faults++ })
+			cancel()
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait: got %v; want nil", err)
+			}
+			if faults != 0 {
+				t.Errorf("Faults after cancel: got %d; want 0", faults)
+			}
+		})
+	})
+}
+
+// Close, Interrupt and Wait called from a handler return at once instead of
+// waiting for the goroutine they run on.
+func TestDispatcherCallsFromHandler(t *testing.T) {
+	t.Run("Close", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\ndata: b\n\n", open: -1}))
+			var l callLog
+			d.OnEvent(func(_ context.Context, ev Event) {
+				l.add("first %s", ev.Data)
+				d.Close()
+				l.add("closed")
+			})
+			d.OnEvent(func(_ context.Context, ev Event) { l.add("second %s", ev.Data) })
+			d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
+			if err := d.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			<-d.Done()
+			if want := []string{"first a", "closed"}; !slices.Equal(l.get(), want) {
+				t.Errorf("calls: got %q; want %q", l.get(), want)
+			}
+		})
+	})
+	t.Run("Interrupt", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			src := script(scriptStep{body: "id: 1\ndata: a\n\n", open: -1}, scriptStep{body: "data: b\n\n"})
+			d := newScriptedDispatcher(t, src)
+			var l callLog
+			logAll(d, &l)
+			d.OnEvent(func(_ context.Context, ev Event) {
+				if ev.Data == "a" {
+					d.Interrupt()
+				}
+			})
+			if err := d.Run(t.Context()); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			want := []string{
+				"start 1", describe(Event{Type: "message", Data: "a", ID: "1", LastEventID: "1"}),
+				faultOf(ErrInterrupted, false, time.Second),
+				"start 2", describe(Event{Type: "message", Data: "b", LastEventID: "1"}),
+				faultOf(nil, true, 0),
+			}
+			if got := l.get(); !slices.Equal(got, want) {
+				t.Errorf("calls:\ngot  %q\nwant %q", got, want)
+			}
+		})
+	})
+	t.Run("Wait", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n"}))
+			var got error
+			d.OnEvent(func(context.Context, Event) { got = d.Wait() })
+			d.Run(t.Context())
+			if !errors.Is(got, ErrStarted) {
+				t.Errorf("Wait in a handler: got %v; want ErrStarted", got)
+			}
+		})
+	})
+}
+
+// A panicking handler becomes a non-final Fault with a *PanicError, and the
+// stream goes on; a panic in OnFault is only logged.
+func TestDispatcherPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: ": c\n\ndata: a\n\ndata: b\n\n"}))
+		var l callLog
+		var panics []*PanicError
+		d.OnStart(func(context.Context, Start) { panic("in start") })
+		d.OnComment(func(context.Context, Comment) { panic("in comment") })
+		d.OnEvent(func(_ context.Context, ev Event) {
+			if ev.Data == "a" {
+				panic("in event")
+			}
+		})
+		d.OnEvent(func(_ context.Context, ev Event) { l.add("%s", describe(ev)) })
+		d.OnFault(func(_ context.Context, f Fault) {
+			var pe *PanicError
+			if errors.As(f.Err, &pe) {
+				if f.Final || f.RetryDelay != 0 {
+					t.Errorf("panic Fault: got final %v, delay %v; want non-final, 0", f.Final, f.RetryDelay)
+				}
+				if len(pe.Stack) == 0 {
+					t.Errorf("PanicError %v has no stack", pe.Value)
+				}
+				panics = append(panics, pe)
+				return
+			}
+			l.add("%s", describe(f))
+		})
+		d.OnFault(func(context.Context, Fault) { panic("in fault") })
+		if err := d.Run(t.Context()); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		var values []any
+		for _, pe := range panics {
+			values = append(values, pe.Value)
+		}
+		if want := []any{"in start", "in comment", "in event"}; !slices.Equal(values, want) {
+			t.Errorf("panics: got %v; want %v", values, want)
+		}
+		if want := []string{msg("a"), msg("b"), faultOf(nil, true, 0)}; !slices.Equal(l.get(), want) {
+			t.Errorf("calls: got %q; want %q", l.get(), want)
+		}
+	})
+}
+
+// A slow handler slows the stream but loses nothing.
+func TestDispatcherSlowHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var body string
+		var want []string
+		for i := range 200 {
+			body += fmt.Sprintf("id: %d\ndata: %d\n\n", i, i)
+			want = append(want, fmt.Sprint(i))
+		}
+		d := newScriptedDispatcher(t, script(scriptStep{body: body}))
+		var got []string
+		d.OnEvent(func(_ context.Context, ev Event) {
+			time.Sleep(time.Second)
+			got = append(got, ev.Data)
+		})
+		start := time.Now()
+		d.Run(t.Context())
+		if !slices.Equal(got, want) {
+			t.Errorf("events: got %d of 200, %q...; want all in order", len(got), got[:min(len(got), 5)])
+		}
+		if took := time.Since(start); took != 200*time.Second {
+			t.Errorf("took %v; want 200s, one handler at a time", took)
+		}
+		if id := d.LastEventID(); id != "199" {
+			t.Errorf("LastEventID: got %q; want 199", id)
+		}
+	})
+}
+
+// A handler registered after Start sees the following events.
+func TestDispatcherRegisterAfterStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		feed := make(chan string)
+		d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", feed: feed}))
+		if err := d.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // event a has gone to no handler
+		var l callLog
+		logAll(d, &l)
+		feed <- "data: b\n\n"
+		close(feed)
+		d.Wait()
+		if want := []string{msg("b"), faultOf(nil, true, 0)}; !slices.Equal(l.get(), want) {
+			t.Errorf("calls: got %q; want %q", l.get(), want)
+		}
+	})
+}
+
+// Registering from many goroutines while events flow is race-free, and
+// every handler registered before an event sees it.
+func TestDispatcherConcurrentRegistration(t *testing.T) {
+	feed := make(chan string)
+	d := newScriptedDispatcher(t, script(scriptStep{body: "data: first\n\n", feed: feed}))
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, each = 8, 25
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		wg   sync.WaitGroup
+	)
+	stopFeeding := make(chan struct{})
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		for {
+			select {
+			case feed <- "data: noise\n\n":
+			case <-stopFeeding:
+				return
+			}
+		}
+	}()
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				d.OnEvent(func(_ context.Context, ev Event) {
+					mu.Lock()
+					seen[ev.Data]++
+					mu.Unlock()
+				}, "message")
+				d.OnComment(func(context.Context, Comment) {})
+			}
+		})
+	}
+	wg.Wait()
+	close(stopFeeding)
+	<-fed
+	feed <- "data: last\n\n"
+	close(feed)
+	d.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["last"] != goroutines*each {
+		t.Errorf("handlers that saw the last event: got %d; want %d", seen["last"], goroutines*each)
+	}
+}
+
+func TestDispatcherNextRetryDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}, scriptStep{body: ":\n", open: -1}),
+			WithErrorStrategy(AlwaysContinue()), WithInitialDelay(2*time.Second))
+		if got := d.NextRetryDelay(); got != 0 {
+			t.Errorf("before Start: got %v; want 0", got)
+		}
+		var inFault time.Duration
+		d.OnFault(func(context.Context, Fault) { inFault = d.NextRetryDelay() })
+		if err := d.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if inFault != 2*time.Second {
+			t.Errorf("in OnFault: got %v; want 2s", inFault)
+		}
+	})
+}

@@ -1,0 +1,222 @@
+package sse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+)
+
+// Events reach the handlers for their type and the handlers for all types,
+// together in registration order.
+func TestRouting(t *testing.T) {
+	type reg struct {
+		name  string
+		types []string // none: all types
+	}
+	tests := []struct {
+		name string
+		regs []reg
+		want map[string][]string // event type -> handlers called, in order
+	}{
+		{
+			name: "all-type handlers only",
+			regs: []reg{{"A", nil}, {"B", nil}},
+			want: map[string][]string{"message": {"A", "B"}, "add": {"A", "B"}},
+		},
+		{
+			name: "per-type handlers only",
+			regs: []reg{{"A", []string{"add"}}, {"B", []string{"del"}}, {"C", []string{"add"}}},
+			want: map[string][]string{"message": nil, "add": {"A", "C"}, "del": {"B"}},
+		},
+		{
+			name: "mixed, in registration order",
+			regs: []reg{{"A", nil}, {"B", []string{"add"}}, {"C", nil}, {"D", []string{"add", "del"}}},
+			want: map[string][]string{"message": {"A", "C"}, "add": {"A", "B", "C", "D"}, "del": {"A", "C", "D"}},
+		},
+		{
+			name: "per-type before any all-type",
+			regs: []reg{{"A", []string{"add"}}, {"B", nil}, {"C", []string{"add"}}},
+			want: map[string][]string{"message": {"B"}, "add": {"A", "B", "C"}},
+		},
+		{
+			name: "message by name",
+			regs: []reg{{"A", []string{"message"}}, {"B", nil}},
+			want: map[string][]string{"message": {"A", "B"}, "other": {"B"}},
+		},
+		{
+			name: "same type twice in one registration",
+			regs: []reg{{"A", []string{"add", "add"}}},
+			want: map[string][]string{"add": {"A", "A"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var types []string
+				for typ := range tt.want {
+					types = append(types, typ)
+				}
+				slices.Sort(types)
+				var body strings.Builder
+				for _, typ := range types {
+					fmt.Fprintf(&body, "event: %s\ndata: x\n\n", typ)
+				}
+				if _, ok := tt.want["message"]; ok {
+					body.WriteString("data: plain\n\n") // no event field is "message" too
+				}
+				d := newScriptedDispatcher(t, script(scriptStep{body: body.String()}))
+				got := map[string][]string{}
+				for _, r := range tt.regs {
+					d.OnEvent(func(_ context.Context, ev Event) {
+						if ev.Data == "plain" {
+							got["plain"] = append(got["plain"], r.name)
+							return
+						}
+						got[ev.Type] = append(got[ev.Type], r.name)
+					}, r.types...)
+				}
+				d.Run(t.Context())
+				for _, typ := range types {
+					if !slices.Equal(got[typ], tt.want[typ]) {
+						t.Errorf("event type %q: got handlers %q; want %q", typ, got[typ], tt.want[typ])
+					}
+				}
+				if _, ok := tt.want["message"]; ok && !slices.Equal(got["plain"], tt.want["message"]) {
+					t.Errorf("event without a type: got handlers %q; want %q", got["plain"], tt.want["message"])
+				}
+			})
+		})
+	}
+}
+
+type price struct {
+	Symbol string  `json:"symbol"`
+	Px     float64 `json:"px"`
+}
+
+// OnJSON decodes the data of its event type; data that does not decode is a
+// non-final Fault with a *DecodeError, the handler is skipped, and the
+// stream goes on.
+func TestOnJSON(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		body := "event: price\ndata: {\"symbol\":\"A\",\"px\":1.5}\n\n" +
+			"event: price\ndata: not json\n\n" +
+			"event: other\ndata: {\"symbol\":\"B\"}\n\n" +
+			"event: price\nid: 9\ndata: {\"symbol\":\"C\",\ndata: \"px\":2}\n\n"
+		d := newScriptedDispatcher(t, script(scriptStep{body: body}))
+		var got []string
+		OnJSON(d, "price", func(_ context.Context, p price, ev Event) {
+			got = append(got, fmt.Sprintf("%s %v id=%q", p.Symbol, p.Px, ev.ID))
+		})
+		var decodeErrs []*DecodeError
+		var faults []Fault
+		d.OnFault(func(_ context.Context, f Fault) {
+			faults = append(faults, f)
+			var de *DecodeError
+			if errors.As(f.Err, &de) {
+				decodeErrs = append(decodeErrs, de)
+			}
+		})
+		if err := d.Run(t.Context()); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if want := []string{`A 1.5 id=""`, `C 2 id="9"`}; !slices.Equal(got, want) {
+			t.Errorf("decoded: got %q; want %q", got, want)
+		}
+		if len(decodeErrs) != 1 {
+			t.Fatalf("DecodeErrors: got %d; want 1 (faults %v)", len(decodeErrs), faults)
+		}
+		de := decodeErrs[0]
+		if de.Event.Type != "price" || de.Event.Data != "not json" {
+			t.Errorf("DecodeError.Event: got %+v; want the price event with data \"not json\"", de.Event)
+		}
+		var syntax *json.SyntaxError
+		if !errors.As(de, &syntax) {
+			t.Errorf("DecodeError %v does not unwrap to a *json.SyntaxError", de)
+		}
+		if len(faults) != 2 || faults[0].Final || faults[0].RetryDelay != 0 || !faults[1].Final || faults[1].Err != nil {
+			t.Errorf("faults: got %v; want the non-final decode fault, then the final end of stream", faults)
+		}
+	})
+}
+
+// OnJSON into a type the data does not fit is a decode failure too.
+func TestOnJSONTypeMismatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: "data: {\"px\":\"high\"}\n\ndata: [1,2]\n\n"}))
+		var got [][]int
+		OnJSON(d, "message", func(_ context.Context, v []int, _ Event) { got = append(got, v) })
+		var typeErr *json.UnmarshalTypeError
+		decodeFaults := 0
+		d.OnFault(func(_ context.Context, f Fault) {
+			if errors.As(f.Err, &typeErr) {
+				decodeFaults++
+			}
+		})
+		d.Run(t.Context())
+		if len(got) != 1 || !slices.Equal(got[0], []int{1, 2}) {
+			t.Errorf("decoded: got %v; want [[1 2]]", got)
+		}
+		if decodeFaults != 1 {
+			t.Errorf("faults with a *json.UnmarshalTypeError: got %d; want 1", decodeFaults)
+		}
+	})
+}
+
+// OnJSON handlers and OnEvent handlers share one order.
+func TestOnJSONOrderWithOnEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: "event: n\ndata: 5\n\n"}))
+		var got []string
+		d.OnEvent(func(context.Context, Event) { got = append(got, "all") })
+		OnJSON(d, "n", func(_ context.Context, v int, _ Event) { got = append(got, fmt.Sprint("json ", v)) })
+		d.OnEvent(func(context.Context, Event) { got = append(got, "n") }, "n")
+		d.Run(t.Context())
+		if want := []string{"all", "json 5", "n"}; !slices.Equal(got, want) {
+			t.Errorf("got %q; want %q", got, want)
+		}
+	})
+}
+
+// An Event's strings are its own: later events do not change them, also for
+// data large enough that the stream hands its buffer over instead of copying.
+func TestEventStringsAreOwned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		big := func(c byte) string { return strings.Repeat(string(c), 64<<10) }
+		body := "id: 1\ndata: " + big('a') + "\n\nid: 2\ndata: " + big('b') + "\n\ndata: small\n\nid: 3\ndata: " + big('c') + "\n\n"
+		d := newScriptedDispatcher(t, script(scriptStep{body: body}))
+		var kept []Event
+		d.OnEvent(func(_ context.Context, ev Event) { kept = append(kept, ev) })
+		d.Run(t.Context())
+		want := []Event{
+			{Type: "message", Data: big('a'), ID: "1", LastEventID: "1"},
+			{Type: "message", Data: big('b'), ID: "2", LastEventID: "2"},
+			{Type: "message", Data: "small", LastEventID: "2"},
+			{Type: "message", Data: big('c'), ID: "3", LastEventID: "3"},
+		}
+		if !slices.Equal(kept, want) {
+			for i := range min(len(kept), len(want)) {
+				if kept[i] != want[i] {
+					t.Errorf("event %d: got data %s, id %s; want data %s, id %s",
+						i, short(kept[i].Data), short(kept[i].ID), short(want[i].Data), short(want[i].ID))
+				}
+			}
+			if len(kept) != len(want) {
+				t.Errorf("events: got %d; want %d", len(kept), len(want))
+			}
+		}
+	})
+}
+
+// short describes a long string by its start and length.
+func short(s string) string {
+	if len(s) <= 20 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:20], len(s))
+}
