@@ -151,9 +151,9 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 		}
 	}
 	for {
-		switch d.s.next(ctx) {
+		switch k, ev := d.s.next(ctx); k {
 		case kindEvent:
-			d.deliverEvent(d.s.conn.ctx, d.s.ev)
+			d.deliverEvent(d.s.conn.ctx, ev)
 		case kindComment:
 			for _, fn := range d.handlers.Load().comment {
 				if d.s.halt.Load() {

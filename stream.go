@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/otel/trace"
@@ -46,9 +47,10 @@ type Stream struct {
 	failures     int // consecutive, since the last successful connection
 	firstFailure time.Time
 	types        map[string]*eventType
+	lastType     *eventType // the type of the last event, checked first
+	block        []byte     // the unused part of the block small events are cut from
 
 	// The action next returned.
-	ev      Event
 	comment Comment
 	start   Start
 	fault   Fault
@@ -135,9 +137,9 @@ func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 		defer s.begin(ctx)()
 		for {
 			var a Action
-			switch s.next(ctx) {
+			switch k, ev := s.next(ctx); k {
 			case kindEvent:
-				a = s.ev
+				a = ev
 			case kindComment:
 				a = s.comment
 			case kindStart:
@@ -162,9 +164,9 @@ func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		defer s.begin(ctx)()
 		for {
-			switch s.next(ctx) {
+			switch k, ev := s.next(ctx); k {
 			case kindEvent:
-				if !yield(s.ev, nil) {
+				if !yield(ev, nil) {
 					return
 				}
 			case kindFault:
@@ -265,35 +267,35 @@ func (s *Stream) setLastEventID(id string) {
 }
 
 // next advances the stream to its next action and returns its kind; the
-// action itself is left in s.ev, s.comment, s.start or s.fault.
-func (s *Stream) next(ctx context.Context) actionKind {
+// action itself is returned if it is an Event (the common case, kept off
+// the heap), and otherwise left in s.comment, s.start or s.fault.
+func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 	for {
 		if s.halt.Load() {
-			return s.halted()
+			return s.halted(), Event{}
 		}
 		switch s.state {
 		case stateWait:
 			if !s.sleep(ctx, s.wait) {
-				return s.halted()
+				return s.halted(), Event{}
 			}
 			s.state = stateConnect
 		case stateConnect:
 			if err := s.connect(ctx); err != nil {
-				return s.fail(ctx, err)
+				return s.fail(ctx, err), Event{}
 			}
 			s.state = stateOpen
-			return kindStart
+			return kindStart, Event{}
 		case stateOpen:
 			k, err := s.p.next()
 			switch k {
 			case recEvent:
-				s.buildEvent()
-				return kindEvent
+				return kindEvent, s.buildEvent()
 			case recComment:
 				s.conn.stats.comments++
 				s.tel.comment(s.conn.ctx)
 				s.comment = Comment{Text: string(s.p.comment)}
-				return kindComment
+				return kindComment, Event{}
 			case recRetry:
 				s.delay.setBase(s.p.retry)
 				continue
@@ -301,9 +303,9 @@ func (s *Stream) next(ctx context.Context) actionKind {
 				s.setLastEventID(string(s.p.lastID))
 				continue
 			}
-			return s.fail(ctx, err)
+			return s.fail(ctx, err), Event{}
 		default:
-			return kindNone
+			return kindNone, Event{}
 		}
 	}
 }
@@ -321,28 +323,64 @@ func (s *Stream) halted() actionKind {
 
 // buildEvent turns the parser's event into an Event whose strings share one
 // allocation, and updates the last event ID.
-func (s *Stream) buildEvent() {
+func (s *Stream) buildEvent() Event {
 	p := &s.p
 	t := s.eventType(p.typ)
 	s.conn.stats.events++
 	s.tel.event(s.conn.ctx, t)
 	ev := Event{Type: t.name}
 	if p.idSet {
-		var b strings.Builder
-		b.Grow(len(p.data) + len(p.id))
-		b.Write(p.data)
-		b.Write(p.id)
-		all := b.String()
-		ev.Data, ev.ID = all[:len(p.data)], all[len(p.data):]
+		n := len(p.data) // ownedText may take p.data away
+		all := s.ownedText(p.data, p.id)
+		ev.Data, ev.ID = all[:n], all[n:]
 		ev.LastEventID = ev.ID
 		if ev.ID != s.lastEventID {
 			s.setLastEventID(ev.ID)
 		}
 	} else {
-		ev.Data = string(p.data)
+		ev.Data = s.ownedText(p.data, nil)
 		ev.LastEventID = s.lastEventID
 	}
-	s.ev = ev
+	return ev
+}
+
+// How event text is allocated: small events are carved out of shared
+// blocks, so that most of them cost no allocation of their own (a kept
+// event keeps at most one block alive); large data takes over the parser's
+// buffer, which saves a copy; the rest gets an exactly sized string.
+const (
+	blockSize  = 1 << 10
+	blockedMax = 128
+	handOffMin = 4 << 10
+)
+
+// ownedText returns data followed by id as one string that is never
+// written again.
+func (s *Stream) ownedText(data, id []byte) string {
+	n := len(data) + len(id)
+	switch {
+	case n == 0:
+		return ""
+	case n <= blockedMax:
+		if len(s.block) < n {
+			s.block = make([]byte, blockSize)
+		}
+		b := s.block[:n:n]
+		copy(b[copy(b, data):], id)
+		// Advance to a word boundary: no later write shares a word with
+		// this string, which another goroutine may be reading.
+		s.block = s.block[min((n+7)&^7, len(s.block)):]
+		return unsafe.String(unsafe.SliceData(b), n)
+	case len(data) >= handOffMin:
+		if b, ok := s.p.takeData(id); ok {
+			return unsafe.String(unsafe.SliceData(b), len(b))
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.Write(data)
+	b.Write(id)
+	return b.String()
 }
 
 // eventType returns the interned type for the bytes of an event field.
@@ -350,14 +388,18 @@ func (s *Stream) eventType(b []byte) *eventType {
 	if len(b) == 0 {
 		b = []byte("message")
 	}
-	if t, ok := s.types[string(b)]; ok {
-		return t
+	if t := s.lastType; t != nil && t.name == string(b) {
+		return t // most streams repeat one type
 	}
-	name := string(b)
-	t := s.tel.eventType(name, len(s.types) < maxInternedTypes)
-	if len(s.types) < maxInternedTypes {
-		s.types[name] = t
+	t, ok := s.types[string(b)]
+	if !ok {
+		name := string(b)
+		t = s.tel.eventType(name, len(s.types) < maxInternedTypes)
+		if len(s.types) < maxInternedTypes {
+			s.types[name] = t
+		}
 	}
+	s.lastType = t
 	return t
 }
 
