@@ -142,6 +142,8 @@ func (d *Dispatcher) NextRetryDelay() time.Duration { return d.s.NextRetryDelay(
 // calls the handlers, until the stream stops.
 func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 	d.gid.Store(goid())
+	d.s.iterMu.Lock()
+	defer d.s.iterMu.Unlock()
 	defer close(d.done)
 	defer d.cancel(nil)
 	started := func(err error) {

@@ -30,7 +30,8 @@ type Stream struct {
 	log   logrus.FieldLogger
 	delay retryDelay
 
-	halt atomic.Bool // Close, or the iteration's context is done
+	halt   atomic.Bool // Close, or the iteration's context is done
+	iterMu sync.Mutex  // held by the goroutine advancing the stream
 
 	mu          sync.Mutex // guards the fields below
 	closed      bool
@@ -183,12 +184,16 @@ func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 
 // begin prepares an iteration under ctx and returns the function that ends it.
 func (s *Stream) begin(ctx context.Context) func() {
+	s.iterMu.Lock()
 	if s.state == stateStopped {
 		s.state = stateConnect
 	}
 	s.halt.Store(s.isClosed())
 	unwatch := context.AfterFunc(ctx, func() { s.halt.Store(true) })
-	return func() { unwatch() }
+	return func() {
+		unwatch()
+		s.iterMu.Unlock()
+	}
 }
 
 // Close stops the stream for good and closes its connection. An iteration in
@@ -206,6 +211,12 @@ func (s *Stream) Close() error {
 	s.halt.Store(true)
 	if stop != nil {
 		stop(ErrClosed)
+	}
+	// With no iteration under way (the caller broke out of one), nobody
+	// else will end the open connection and its span: do it here.
+	if s.iterMu.TryLock() {
+		s.halted()
+		s.iterMu.Unlock()
 	}
 	return nil
 }
