@@ -268,11 +268,11 @@ func TestFaultStall(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				begin := time.Now()
 				var at []time.Duration // when each request arrived
-				h := ssetest.Sequence(tt.first, ssetest.Response{Steps: []ssetest.Step{ssetest.Write("id: 2\ndata: b\n\n")}})
-				client := &http.Client{Transport: &ssetest.Transport{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					at = append(at, time.Since(begin))
-					h.ServeHTTP(w, r)
-				})}}
+				tr := &ssetest.Transport{Handler: ssetest.Sequence(tt.first, ssetest.Response{Steps: []ssetest.Step{ssetest.Write("id: 2\ndata: b\n\n")}})}
+				client := &http.Client{Transport: faultRoundTripper(func(r *http.Request) (*http.Response, error) {
+					at = append(at, time.Since(begin)) // on the dispatcher goroutine
+					return tr.RoundTrip(r)
+				})}
 				d, err := sse.New("http://sse.test/", sse.WithHTTPClient(client), sse.WithReadTimeout(30*time.Second),
 					sse.WithJitter(0), sse.WithErrorStrategy(func(err error, _ int, _ time.Duration) bool { return err != nil }))
 				if err != nil {
