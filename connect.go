@@ -114,7 +114,9 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 		return nil, &StatusError{Code: resp.StatusCode}
 	}
 	ct := resp.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "text/event-stream" {
+	// As in the Fetch standard's MIME type parser, only the essence counts: a malformed
+	// parameter (ErrInvalidMediaParameter still returns the type) is ignored.
+	if mt, _, err := mime.ParseMediaType(ct); (err != nil && err != mime.ErrInvalidMediaParameter) || mt != "text/event-stream" {
 		resp.Body.Close()
 		return nil, &ContentTypeError{ContentType: ct}
 	}
