@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the bench module's checks and benchmarks, feeds the results to
 # benchstat and prints the table of ratios (see README.md).
-#   COUNT=6 BENCHTIME=200ms BENCH='.' ./run.sh
+#   COUNT=6 BENCHTIME=200ms BENCH='.' STAT=best ./run.sh
+# The suite runs COUNT times in a row (-count 1 each), so that a burst of
+# load from other programs spreads over all implementations instead of
+# landing on the samples of one.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
 COUNT="${COUNT:-6}"
 BENCHTIME="${BENCHTIME:-200ms}"
 BENCH="${BENCH:-.}"
+STAT="${STAT:-best}"
 OUT="${OUT:-results}"
 mkdir -p "$OUT"
 
@@ -18,13 +22,19 @@ fi
 # Every adapter must read every shape correctly before anything is timed.
 go test -count=1 -run 'TestShapes|TestAdapters|TestHTTPAdapters' .
 
+go test -c -o "$OUT/bench.test" .
+lib="$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C .. diff --quiet HEAD -- '*.go' 2>/dev/null || lib="$lib+uncommitted"
 {
-	lib="$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	git -C .. diff --quiet HEAD -- '*.go' 2>/dev/null || lib="$lib+uncommitted"
 	echo "# library $lib, $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version)"
-	go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -timeout 60m .
+	for i in $(seq "$COUNT"); do
+		echo "# pass $i of $COUNT" >&2
+		"$OUT/bench.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime "$BENCHTIME" \
+			-test.count 1 -test.timeout 60m
+	done
 } | tee "$OUT/raw.txt" | grep -E '^(Benchmark|ok|FAIL|#)' | cut -c1-120 >&2
+rm -f "$OUT/bench.test"
 
 benchstat -col /impl "$OUT/raw.txt" >"$OUT/benchstat.txt"
 echo "benchstat tables: $OUT/benchstat.txt" >&2
-go run ./cmd/ratios "$OUT/raw.txt" | tee "$OUT/ratios.txt"
+go run ./cmd/ratios -stat "$STAT" "$OUT/raw.txt" | tee "$OUT/ratios.txt"

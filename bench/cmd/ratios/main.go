@@ -1,14 +1,20 @@
 // Command ratios reads the output of the bench module's benchmarks (go test
 // -bench, any -count) and prints one table per benchmark group: for each
-// shape, the median figures of our levels against the fastest peer and the
-// floors, and whether the issue's targets hold. The medians are the same
-// centres benchstat reports.
+// shape, the figures of our levels against the fastest peer and the floors,
+// and whether the issue's targets hold.
 //
-// Usage: go run ./cmd/ratios results/raw.txt
+// Each figure is the best of a benchmark's samples by default (-stat=best):
+// other programs on the machine can only slow a run down, so the best sample
+// is the one they disturbed least, and ratios of best samples move least
+// from run to run on a shared machine. -stat=median gives the centres that
+// benchstat reports.
+//
+// Usage: go run ./cmd/ratios [-stat=best|median] results/raw.txt
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,14 +30,17 @@ type key struct{ group, shape, impl string }
 
 var nameRE = regexp.MustCompile(`^Benchmark(\w+)/shape=([^/]+)/impl=(.+?)(-\d+)?$`)
 
+var stat = flag.String("stat", "best", "best or median of each benchmark's samples")
+
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "ratios: usage: ratios RAW.txt...")
+	flag.Parse()
+	if flag.NArg() < 1 || (*stat != "best" && *stat != "median") {
+		fmt.Fprintln(os.Stderr, "ratios: usage: ratios [-stat=best|median] RAW.txt...")
 		os.Exit(2)
 	}
 	samples := map[key]map[string][]float64{}
 	var shapes []string
-	for _, path := range os.Args[1:] {
+	for _, path := range flag.Args() {
 		f, err := os.Open(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ratios:", err)
@@ -75,9 +84,18 @@ func parse(r io.Reader, samples map[key]map[string][]float64, shapes []string) [
 	return shapes
 }
 
-func median(v []float64) float64 {
+// median returns the figure of one benchmark's samples that -stat asks for.
+// For units where less is better (ns/event, allocs/event, B/event) best is
+// the smallest.
+func median(v []float64, unit string) float64 {
 	if len(v) == 0 {
 		return 0
+	}
+	if *stat == "best" {
+		if strings.HasSuffix(unit, "/s") {
+			return slices.Max(v)
+		}
+		return slices.Min(v)
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -95,7 +113,7 @@ func fastest(samples map[key]map[string][]float64, group, shape, unit string, ma
 		if k.group != group || k.shape != shape || !match(k.impl) {
 			continue
 		}
-		if v := median(u[unit]); v > bestV {
+		if v := median(u[unit], unit); v > bestV {
 			best, bestV = k.impl, v
 		}
 	}
@@ -128,12 +146,12 @@ func verdict(a, b, target float64) string {
 var smallShapes = []string{"small-lf", "small-crlf", "small-1byte", "comments"}
 
 func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
-	fig := func(shape, impl, unit string) float64 { return median(samples[key{"Decode", shape, impl}][unit]) }
+	fig := func(shape, impl, unit string) float64 { return median(samples[key{"Decode", shape, impl}][unit], unit) }
 	if !slices.ContainsFunc(shapes, func(sh string) bool { _, ok := samples[key{"Decode", sh, "ours-stream"}]; return ok }) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "From memory (MB/s, medians; targets: stream >= 2x fastest peer, >= 1x on 1-byte reads;")
+	fmt.Fprintf(w, "From memory (MB/s, %s of samples; targets: stream >= 2x fastest peer, >= 1x on 1-byte reads;\n", *stat)
 	fmt.Fprintln(w, "dispatch >= 2x fastest peer client; <= 1 alloc per small event (each stream's setup is spread")
 	fmt.Fprintln(w, "over its events: 2% slack); large events >= 0.5x ReadSlice)")
 	fmt.Fprintln(tw, "shape\tstream\tallocs/ev\tdispatch\tfastest peer\tMB/s\tstream/peer\t\tfastest client\tMB/s\tdispatch/client\t\treadslice\tstream/readslice\tindexbyte\tstream/indexbyte\t")
@@ -185,7 +203,8 @@ func scale(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
 		return
 	}
 	slices.Sort(impls)
-	fmt.Fprintln(w, "\nSingle-line events of growing size in 1460 B reads (MB/s, medians): nothing should fall with size")
+	slices.SortFunc(sizes, func(a, b string) int { return kib(a) - kib(b) })
+	fmt.Fprintf(w, "\nSingle-line events of growing size in 1460 B reads (MB/s, %s of samples): nothing should fall with size\n", *stat)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "impl\t")
 	for _, sz := range sizes {
@@ -195,17 +214,23 @@ func scale(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
 	for _, impl := range impls {
 		fmt.Fprint(tw, impl, "\t")
 		for _, sz := range sizes {
-			fmt.Fprintf(tw, "%.1f\t", median(samples[key{"Scale", sz, impl}]["MB/s"]))
+			fmt.Fprintf(tw, "%.1f\t", median(samples[key{"Scale", sz, impl}]["MB/s"], "MB/s"))
 		}
-		first := median(samples[key{"Scale", sizes[0], impl}]["MB/s"])
-		last := median(samples[key{"Scale", sizes[len(sizes)-1], impl}]["MB/s"])
+		first := median(samples[key{"Scale", sizes[0], impl}]["MB/s"], "MB/s")
+		last := median(samples[key{"Scale", sizes[len(sizes)-1], impl}]["MB/s"], "MB/s")
 		fmt.Fprintf(tw, "%s\t\n", ratio(last, first))
 	}
 	tw.Flush()
 }
 
+// kib reads the event size from a scale shape's name, "line512k-1460".
+func kib(shape string) int {
+	n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(strings.Split(shape, "-")[0], "line"), "k"))
+	return n
+}
+
 func overHTTP(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
-	fig := func(shape, impl, unit string) float64 { return median(samples[key{"HTTP", shape, impl}][unit]) }
+	fig := func(shape, impl, unit string) float64 { return median(samples[key{"HTTP", shape, impl}][unit], unit) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	printed := false
 	for _, sh := range shapes {
@@ -213,7 +238,7 @@ func overHTTP(w io.Writer, samples map[key]map[string][]float64, shapes []string
 			continue
 		}
 		if !printed {
-			fmt.Fprintln(w, "\nOver loopback HTTP (events/s, medians; one httptest server; server cost included)")
+			fmt.Fprintf(w, "\nOver loopback HTTP (events/s, %s of samples; one httptest server; server cost included)\n", *stat)
 			fmt.Fprintln(tw, "shape\tstream\tdispatch\tfastest peer\tevents/s\tstream/peer\tdispatch/peer\tcopy floor MB/s\tstream MB/s\t")
 			printed = true
 		}
