@@ -36,6 +36,7 @@ type Stream struct {
 	mu          sync.Mutex // guards the fields below
 	closed      bool
 	stop        context.CancelCauseFunc // ends the current connection or delay
+	interrupted bool                    // an Interrupt came while stop was nil
 	lastEventID string                  // written only by the iterating goroutine
 	nextDelay   time.Duration
 
@@ -222,13 +223,17 @@ func (s *Stream) Close() error {
 }
 
 // Interrupt drops the current connection, as if the server had closed it,
-// and reconnects after the usual retry delay; during a retry delay, it
+// and reconnects after the usual retry delay; during a retry delay, or
+// while the Fault before one is delivered (as from an OnFault handler), it
 // reconnects at once. The Fault it causes carries [ErrInterrupted], and the
 // error strategy is not consulted. Events already received are still
 // delivered. It is safe to call from any goroutine, handlers included.
 func (s *Stream) Interrupt() {
 	s.mu.Lock()
 	stop := s.stop
+	if stop == nil {
+		s.interrupted = true // between a failure and its delay: skip the delay
+	}
 	s.mu.Unlock()
 	if stop != nil {
 		stop(ErrInterrupted)
@@ -259,16 +264,18 @@ func (s *Stream) isClosed() bool {
 	return s.closed
 }
 
-// setStop records how to end what the stream is blocked on; false means the
-// stream was closed meanwhile.
-func (s *Stream) setStop(stop context.CancelCauseFunc) bool {
+// setStop records how to end what the stream is blocked on; ok is false if
+// the stream was closed meanwhile. interrupted reports, once, an Interrupt
+// that came while nothing was recorded.
+func (s *Stream) setStop(stop context.CancelCauseFunc) (ok, interrupted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return false, false
 	}
 	s.stop = stop
-	return true
+	interrupted, s.interrupted = s.interrupted, false
+	return true, interrupted
 }
 
 func (s *Stream) setLastEventID(id string) {
@@ -419,7 +426,7 @@ func (s *Stream) eventType(b []byte) *eventType {
 func (s *Stream) connect(ctx context.Context) error {
 	s.attempts++
 	cctx, cancel := context.WithCancelCause(ctx)
-	if !s.setStop(cancel) {
+	if ok, _ := s.setStop(cancel); !ok { // an earlier Interrupt is moot now
 		cancel(ErrClosed)
 		return ErrClosed
 	}
@@ -541,10 +548,14 @@ func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if !s.setStop(cancel) {
+	ok, interrupted := s.setStop(cancel)
+	if !ok {
 		return false
 	}
 	defer s.setStop(nil)
+	if interrupted {
+		return true
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
