@@ -756,3 +756,39 @@ func TestStreamReadTimeout(t *testing.T) {
 		}
 	})
 }
+
+// An Interrupt that comes while the stream reports a failure, before its
+// retry delay has begun (e.g. from an OnFault handler), is not lost: the
+// delay is skipped.
+func TestStreamInterruptWhileReportingFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n"})
+		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Hour), WithMaxDelay(time.Hour))
+		var got []string
+		for a := range s.All(t.Context()) {
+			got = append(got, describe(a))
+			if _, ok := a.(Fault); ok {
+				s.Interrupt()
+			}
+			if _, ok := a.(Event); ok {
+				break
+			}
+		}
+		if gaps := src.gaps(); !slices.Equal(gaps, []time.Duration{0}) {
+			t.Errorf("time between attempts: got %v; want [0s] (actions %q)", gaps, got)
+		}
+	})
+}
+
+// An Interrupt before the stream connects does not cut the new connection.
+func TestStreamInterruptBeforeConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{body: "data: a\n\n"}))
+		s.Interrupt()
+		got := pull(t.Context(), s, 100)
+		want := []string{"start 1", describe(Event{Type: "message", Data: "a"}), faultOf(nil, true, 0)}
+		if !slices.Equal(got, want) {
+			t.Errorf("got %q; want %q", got, want)
+		}
+	})
+}
