@@ -446,7 +446,7 @@ func (s *Stream) connect(ctx context.Context) error {
 	s.conn.unhook = context.AfterFunc(cctx, func() { body.Close() })
 	var r io.Reader = body
 	if s.conn.timer != nil {
-		s.conn.timer.Reset(s.cfg.readTimeout)
+		s.conn.timer.Stop() // from now on it runs only while a Read waits
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.cfg.readTimeout}
 	}
 	s.p.reset(s.tel.meter(cctx, r), s.cfg.maxEventSize)
@@ -566,7 +566,8 @@ func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// timeoutReader restarts the read timeout whenever bytes arrive.
+// timeoutReader runs the read timeout only while a Read waits for bytes, so
+// that time the consumer or a handler takes does not count as silence.
 type timeoutReader struct {
 	r     io.Reader
 	timer *time.Timer
@@ -574,9 +575,8 @@ type timeoutReader struct {
 }
 
 func (t *timeoutReader) Read(b []byte) (int, error) {
+	t.timer.Reset(t.d)
 	n, err := t.r.Read(b)
-	if n > 0 {
-		t.timer.Reset(t.d)
-	}
+	t.timer.Stop()
 	return n, err
 }
