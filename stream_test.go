@@ -792,3 +792,23 @@ func TestStreamInterruptBeforeConnect(t *testing.T) {
 		}
 	})
 }
+
+// The read timeout counts only time spent waiting for bytes: a consumer (or
+// handler) slower than the timeout does not make a live connection fail.
+func TestStreamReadTimeoutIgnoresSlowConsumer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "data: a\n\n", dribble: []string{"data: b\n\n"}, dribbleEvery: 4 * time.Second})
+		s := newScripted(t, src, WithReadTimeout(5*time.Second))
+		var got []string
+		for a := range s.All(t.Context()) {
+			got = append(got, describe(a))
+			if _, ok := a.(Event); ok {
+				time.Sleep(10 * time.Second) // a slow consumer
+			}
+		}
+		want := []string{"start 1", describe(Event{Type: "message", Data: "a"}), describe(Event{Type: "message", Data: "b"}), faultOf(nil, true, 0)}
+		if !slices.Equal(got, want) {
+			t.Errorf("got %q; want %q", got, want)
+		}
+	})
+}
