@@ -212,6 +212,9 @@ func (d *Dispatcher) deliverFault(ctx context.Context, f Fault) {
 		d.s.log.WithField("stack", string(pe.Stack)).WithError(f.Err).Error("sse: handler panicked")
 	}
 	for _, fn := range d.handlers.Load().fault {
+		if d.s.halt.Load() {
+			return // Close from a handler: no further handler runs
+		}
 		if err := call(fn, ctx, f); err != nil {
 			pe := err.(*PanicError)
 			d.s.log.WithField("stack", string(pe.Stack)).WithError(err).Error("sse: OnFault handler panicked")
