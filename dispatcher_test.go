@@ -477,3 +477,36 @@ func TestDispatcherNextRetryDelay(t *testing.T) {
 		}
 	})
 }
+
+// Close from any kind of handler stops the handlers that would follow it.
+func TestDispatcherCloseFromEachHandlerKind(t *testing.T) {
+	for _, kind := range []string{"start", "comment", "event", "fault"} {
+		t.Run(kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := script(scriptStep{err: errRefused}, scriptStep{body: ": c\n\ndata: a\n\n", open: -1})
+				d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
+				var l callLog
+				closer := func(k string) {
+					l.add("first %s", k)
+					if k == kind {
+						d.Close()
+					}
+				}
+				d.OnStart(func(context.Context, Start) { closer("start") })
+				d.OnComment(func(context.Context, Comment) { closer("comment") })
+				d.OnEvent(func(context.Context, Event) { closer("event") })
+				d.OnFault(func(context.Context, Fault) { closer("fault") })
+				d.OnStart(func(context.Context, Start) { l.add("second start") })
+				d.OnComment(func(context.Context, Comment) { l.add("second comment") })
+				d.OnEvent(func(context.Context, Event) { l.add("second event") })
+				d.OnFault(func(context.Context, Fault) { l.add("second fault") })
+				d.Start(t.Context())
+				<-d.Done()
+				calls := l.get()
+				if i := slices.Index(calls, "first "+kind); i < 0 || i != len(calls)-1 {
+					t.Errorf("calls: got %q; want them to end with the handler that called Close", calls)
+				}
+			})
+		})
+	}
+}
