@@ -487,6 +487,45 @@ func TestTelemetryFailedResponse(t *testing.T) {
 	}
 }
 
+// TestTelemetryEnds checks how other ends of a connection show on its span.
+func TestTelemetryEnds(t *testing.T) {
+	tests := []struct {
+		name      string
+		resp      ssetest.Response
+		opts      []sse.Option
+		errorType string // "" for no error
+	}{
+		{"read timeout", ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n"), ssetest.Stall()}},
+			[]sse.Option{sse.WithReadTimeout(time.Second)}, "timeout"},
+		{"event too large", ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: 0123456789\n\n")}},
+			[]sse.Option{sse.WithMaxEventSize(8)}, "too_large"},
+		{"204 asks to stop", ssetest.Response{Status: http.StatusNoContent}, nil, ""},
+		{"orderly end", ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n")}}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rig := newOtelRig()
+				client := &http.Client{Transport: &ssetest.Transport{Handler: ssetest.Sequence(tt.resp)}}
+				d, err := sse.New("http://sse.test/", append(append(rig.opts, sse.WithHTTPClient(client)), tt.opts...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.Run(context.Background())
+				spans := rig.connSpans(t)
+				if len(spans) != 1 {
+					t.Fatalf("got %d connection spans; want 1", len(spans))
+				}
+				if tt.errorType == "" {
+					checkOK(t, spans[0])
+				} else {
+					checkFailed(t, spans[0], tt.errorType)
+				}
+			})
+		})
+	}
+}
+
 // TestTelemetryRequestedStop ends a connection by Close, by cancelling the
 // context, and by Interrupt: none of them is an error.
 func TestTelemetryRequestedStop(t *testing.T) {
