@@ -171,7 +171,13 @@ func (s *streamServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
-	s.conns <- c
+	select {
+	case s.conns <- c:
+	case <-r.Context().Done():
+		return
+	case <-s.quit:
+		return
+	}
 	for {
 		select {
 		case chunk := <-c.send:
@@ -710,5 +716,17 @@ func TestLargeEvent(t *testing.T) {
 	want := `{"kind":"event","event":{"type":"message","data":"` + data + `"}}`
 	if got := h.next(); got != want {
 		t.Errorf("got a callback of %d bytes starting %.60q; want %d bytes", len(got), got, len(want))
+	}
+}
+
+// TestDeleteRightAfterCreate closes instances whose first connection may
+// still be starting, as a harness whose test fails early does.
+func TestDeleteRightAfterCreate(t *testing.T) {
+	h := newHarness(t)
+	for range 50 {
+		loc := h.create(nil)
+		if got := h.do(http.MethodDelete, loc, ""); got != http.StatusNoContent {
+			t.Fatalf("DELETE %s: got %d; want 204", loc, got)
+		}
 	}
 }
