@@ -331,6 +331,7 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 // halted ends an iteration stopped by Close or its context, without a Fault.
 func (s *Stream) halted() actionKind {
 	s.disconnect(nil, true)
+	s.wait = 0 // ranging again connects at once
 	if s.isClosed() {
 		s.state = stateClosed
 	} else if s.state != stateStopped {
@@ -531,9 +532,16 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 	if err != nil {
 		log = log.WithError(err)
 	}
-	if retry {
+	if statusErr != nil {
+		log = log.WithField("status", statusErr.Code)
+	}
+	switch {
+	case retry:
 		log.WithField("delay", d).Warn("sse: connection ended; reconnecting")
-	} else {
+	case err == nil || statusErr != nil && statusErr.Code == 204:
+		s.state = stateStopped
+		log.Info("sse: server ended the stream; stopping") // a stop it asked for is no error
+	default:
 		s.state = stateStopped
 		log.Error("sse: connection ended; giving up")
 	}
@@ -554,15 +562,21 @@ func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
 	}
 	defer s.setStop(nil)
 	if interrupted {
+		s.wait = 0 // what the next attempt's span reports
 		return true
 	}
+	start := time.Now()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-wctx.Done():
-		return errors.Is(context.Cause(wctx), ErrInterrupted)
+		if errors.Is(context.Cause(wctx), ErrInterrupted) {
+			s.wait = time.Since(start)
+			return true
+		}
+		return false
 	}
 }
 
