@@ -232,8 +232,11 @@ func WithErrorStrategy(s ErrorStrategy) Option {
 }
 
 // WithLogger sets where the stream logs: connections at Info and Debug,
-// retried failures at Warn, giving up and handler panics at Error. Header
-// values and event data are never logged. Default: nothing is logged.
+// retried failures at Warn, giving up on a failure and handler panics at
+// Error, a stop the server asked for (end of stream, 204) at Info. Entries
+// carry the fields url, attempt, last_event_id, and delay, status and error
+// where they apply. Header values and event data are never logged.
+// Default: nothing is logged.
 func WithLogger(l logrus.FieldLogger) Option {
 	return optionFunc(func(c *config) {
 		if l != nil {
