@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 )
 
 // scriptStep is what one connection attempt of a scriptedSource does.
@@ -809,6 +813,73 @@ func TestStreamReadTimeoutIgnoresSlowConsumer(t *testing.T) {
 		want := []string{"start 1", describe(Event{Type: "message", Data: "a"}), describe(Event{Type: "message", Data: "b"}), faultOf(nil, true, 0)}
 		if !slices.Equal(got, want) {
 			t.Errorf("got %q; want %q", got, want)
+		}
+	})
+}
+
+// The stream logs through logrus with structured fields, at Warn for a
+// retried failure, Error for giving up on one and Info for a stop the
+// server asked for; it never logs event data.
+func TestStreamLogging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logger, hook := logtest.NewNullLogger()
+		logger.SetLevel(logrus.DebugLevel)
+		src := script(scriptStep{err: &StatusError{Code: 503}}, scriptStep{body: "id: 4\ndata: secret-data\n\n"},
+			scriptStep{err: errRefused})
+		s, err := NewStream("http://user:pw@stream.test/feed", WithSource(src), WithJitter(0), WithLogger(logger),
+			WithErrorStrategy(ContinueWithMaxAttempts(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		pull(t.Context(), s, 100)
+		s.Close()
+		// An orderly end under AlwaysFail, and a 204, stop the stream at Info.
+		for _, step := range []scriptStep{{body: "data: x\n\n"}, {err: &StatusError{Code: 204}}} {
+			s2, _ := NewStream("http://stream.test/", WithSource(script(step)), WithLogger(logger), WithErrorStrategy(AlwaysFail()))
+			pull(t.Context(), s2, 100)
+			s2.Close()
+		}
+
+		type entry struct {
+			level logrus.Level
+			msg   string
+		}
+		var got []entry
+		for _, e := range hook.AllEntries() {
+			got = append(got, entry{e.Level, e.Message})
+			text, _ := e.String()
+			if strings.Contains(text, "secret-data") || strings.Contains(text, "pw@") {
+				t.Errorf("log entry shows event data or a password: %s", text)
+			}
+			if u, _ := e.Data["url"].(string); !strings.HasPrefix(u, "http://") || strings.Contains(u, "pw") {
+				t.Errorf("log entry %q: url field %q; want the redacted stream URL", e.Message, u)
+			}
+			if _, ok := e.Data["attempt"]; !ok {
+				t.Errorf("log entry %q has no attempt field", e.Message)
+			}
+		}
+		levels := map[logrus.Level]int{}
+		for _, e := range got {
+			levels[e.level]++
+		}
+		if levels[logrus.WarnLevel] != 2 || levels[logrus.ErrorLevel] != 1 {
+			t.Errorf("entries: got %v; want 2 at Warn (503, end), 1 at Error (refused), stops at Info", got)
+		}
+		var warn503, gaveUp *logrus.Entry
+		for _, e := range hook.AllEntries() {
+			if e.Level == logrus.WarnLevel && warn503 == nil {
+				warn503 = e
+			}
+			if e.Level == logrus.ErrorLevel {
+				gaveUp = e
+			}
+		}
+		if warn503 == nil || warn503.Data["status"] != 503 || warn503.Data["delay"] != time.Second {
+			t.Errorf("first Warn entry: got %+v; want status 503 and delay 1s", warn503)
+		}
+		if gaveUp == nil || gaveUp.Data["last_event_id"] != "4" || !errors.Is(gaveUp.Data[logrus.ErrorKey].(error), errRefused) {
+			t.Errorf("Error entry: got %+v; want last_event_id 4 and the error", gaveUp)
 		}
 	})
 }
