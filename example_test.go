@@ -10,6 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ssekit/sse"
 )
 
@@ -156,4 +162,56 @@ func ExampleWithSource() {
 	d.Run(context.Background())
 	// Output:
 	// from a file
+}
+
+// Spans go to the provider given to WithTracerProvider (by default the
+// global one): one client span per connection attempt, a child of the
+// context given to Start or Run. Handlers receive a context that carries
+// it, so their own spans nest under the connection, and the propagators
+// put it into the request's headers.
+func ExampleWithTracerProvider() {
+	seen := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Get("Traceparent")
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, ": hello\n\nevent: tick\ndata: 1\n\nevent: tick\ndata: 2\n\n")
+	}))
+	defer srv.Close()
+
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	d, _ := sse.New(srv.URL, sse.WithTracerProvider(tp), sse.WithPropagators(propagation.TraceContext{}))
+	d.OnEvent(func(ctx context.Context, ev sse.Event) {
+		_, span := tp.Tracer("example").Start(ctx, "handle "+ev.Data)
+		span.End()
+	})
+	d.Run(context.Background())
+
+	names := make(map[trace.SpanID]string)
+	for _, s := range spans.Ended() {
+		names[s.SpanContext().SpanID()] = s.Name()
+	}
+	for _, s := range spans.Ended() {
+		if s.Parent().IsValid() {
+			fmt.Println(s.Name(), "in", names[s.Parent().SpanID()])
+			continue
+		}
+		fmt.Println(s.Name(), s.SpanKind(), s.InstrumentationScope().Name)
+		attrs := attribute.NewSet(s.Attributes()...)
+		for _, k := range []attribute.Key{"http.response.status_code", "sse.attempt", "sse.events", "sse.comments"} {
+			v, _ := attrs.Value(k)
+			fmt.Printf("  %s=%s\n", k, v.String())
+		}
+		sc := s.SpanContext()
+		fmt.Println("  sent as traceparent:", <-seen == "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01")
+	}
+	// Output:
+	// handle 1 in GET
+	// handle 2 in GET
+	// GET client github.com/ssekit/sse
+	//   http.response.status_code=200
+	//   sse.attempt=1
+	//   sse.events=2
+	//   sse.comments=1
+	//   sent as traceparent: true
 }
