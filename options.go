@@ -185,8 +185,9 @@ func WithLastEventID(id string) Option {
 	return optionFunc(func(c *config) { c.lastEventID = id })
 }
 
-// WithInitialDelay sets the base delay before reconnecting. The server's
-// retry field replaces it. Default: 1s.
+// WithInitialDelay sets the base delay of the default backoff: the delay
+// before the first reconnection. The server's retry field replaces it.
+// Default: 1s.
 func WithInitialDelay(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.initialDelay = d })
 }
@@ -207,9 +208,10 @@ func WithJitter(fraction float64) Option {
 // WithBackOff replaces the default backoff: reconnection delays come from
 // b.NextBackOff, and backoff.Stop ends the stream. b.Reset is called once a
 // connection has stayed up for the [WithResetAfter] threshold. The server's
-// retry field and [WithInitialDelay] set InitialInterval (followed by Reset)
-// when b is a *backoff.ExponentialBackOff, and are otherwise ignored; no
-// jitter is added. Only the stream's own goroutine calls b.
+// retry field sets InitialInterval (followed by Reset) when b is a
+// *backoff.ExponentialBackOff, and is otherwise ignored. [WithInitialDelay],
+// [WithMaxDelay] and [WithJitter] shape only the default backoff, so they
+// have no effect on b. Only the stream's own goroutine calls b.
 func WithBackOff(b backoff.BackOff) Option {
 	return optionFunc(func(c *config) { c.backoff = b })
 }
