@@ -189,7 +189,9 @@ func (s *Stream) begin(ctx context.Context) func() {
 	if s.state == stateStopped {
 		s.state = stateConnect
 	}
-	s.halt.Store(s.isClosed())
+	// AfterFunc runs on a goroutine of its own, even for a ctx already done:
+	// check that here, or a first connection could slip through.
+	s.halt.Store(s.isClosed() || ctx.Err() != nil)
 	unwatch := context.AfterFunc(ctx, func() { s.halt.Store(true) })
 	return func() {
 		unwatch()
