@@ -883,3 +883,19 @@ func TestStreamLogging(t *testing.T) {
 		}
 	})
 }
+
+// A context that is already done stops an iteration before it connects.
+func TestStreamContextDoneBeforeRange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "data: a\n\n"})
+		s := newScripted(t, src)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if got := pull(ctx, s, 100); len(got) != 0 {
+			t.Errorf("actions: got %q; want none", got)
+		}
+		if n := src.attempts(); n != 0 {
+			t.Errorf("attempts: got %d; want 0", n)
+		}
+	})
+}
