@@ -2,6 +2,7 @@ package sse_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,4 +215,25 @@ func ExampleWithTracerProvider() {
 	//   sse.events=2
 	//   sse.comments=1
 	//   sent as traceparent: true
+}
+
+// A Decoder reads events from any io.Reader without copying them: here each
+// event's data is unmarshalled straight from the decoder's buffer.
+func ExampleDecoder() {
+	in := strings.NewReader("event: tick\ndata: {\"n\":1}\n\n: heartbeat\n\nevent: tick\ndata: {\"n\":2}\n\n")
+	d := sse.NewDecoder(in)
+	for d.Next() {
+		var tick struct{ N int }
+		if err := json.Unmarshal(d.Data(), &tick); err != nil {
+			fmt.Println("bad tick:", err)
+			continue
+		}
+		fmt.Println(string(d.Type()), tick.N)
+	}
+	if err := d.Err(); err != nil {
+		fmt.Println("failed:", err)
+	}
+	// Output:
+	// tick 1
+	// tick 2
 }

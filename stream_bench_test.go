@@ -105,6 +105,23 @@ func BenchmarkParser(b *testing.B) {
 	}
 }
 
+func BenchmarkDecoder(b *testing.B) {
+	for _, sh := range benchShapes() {
+		b.Run(sh.name, func(b *testing.B) {
+			b.SetBytes(int64(len(sh.stream)))
+			b.ReportAllocs()
+			n := 0
+			defer reportCPU(b)()
+			for b.Loop() {
+				d := NewDecoder(&chunkReader{sh.stream, sh.chunk})
+				for d.Next() {
+					n += len(d.Data())
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkStreamEvents(b *testing.B) {
 	for _, sh := range benchShapes() {
 		b.Run(sh.name, func(b *testing.B) {

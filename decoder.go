@@ -1,0 +1,96 @@
+package sse
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// Decoder reads the events of one byte stream, the layer under [Stream]: no
+// connection, no reconnection, no goroutine, and no copy. What its methods
+// return points into its own buffers and stays valid only until the next
+// call to Next; copy what you keep. It follows the same rules as Stream
+// (line endings split anywhere, a leading BOM, U+FFFD for invalid UTF-8,
+// the size limit) and skips comments.
+//
+// A Decoder is for callers that bring their own bytes and want the fewest
+// allocations, for instance to unmarshal each event's data straight from the
+// buffer. It is not safe for concurrent use.
+type Decoder struct {
+	p     parser
+	err   error
+	retry time.Duration
+}
+
+// NewDecoder returns a Decoder reading r, with lines and event data limited
+// to 16 MiB; see [Decoder.SetMaxEventSize].
+func NewDecoder(r io.Reader) *Decoder {
+	d := &Decoder{}
+	d.p.reset(r, 16<<20)
+	return d
+}
+
+// SetMaxEventSize sets the largest line, and the largest event data, that
+// Next accepts, in bytes; a larger one ends decoding with a *[TooLargeError].
+// Call it before the first Next.
+func (d *Decoder) SetMaxEventSize(n int) {
+	d.p.max = max(n, 1)
+}
+
+// Next advances to the next event and reports whether there is one. It
+// returns false at the end of the input, where an unfinished event is
+// dropped as the spec requires, or on an error, which Err then returns.
+func (d *Decoder) Next() bool {
+	if d.err != nil {
+		return false
+	}
+	for {
+		k, err := d.p.next()
+		switch k {
+		case recEvent:
+			return true
+		case recRetry:
+			d.retry = d.p.retry
+		case 0:
+			d.err = err
+			return false
+		}
+	}
+}
+
+// Err returns the error that ended decoding, or nil if the input simply
+// ended.
+func (d *Decoder) Err() error {
+	if errors.Is(d.err, io.EOF) {
+		return nil
+	}
+	return d.err
+}
+
+// Type returns the current event's type: the value of its event field, or
+// "message".
+func (d *Decoder) Type() []byte {
+	if len(d.p.typ) == 0 {
+		return []byte("message")
+	}
+	return d.p.typ
+}
+
+// Data returns the current event's data.
+func (d *Decoder) Data() []byte { return d.p.data }
+
+// ID returns the value of the current event's own id field, or nil if it
+// had none.
+func (d *Decoder) ID() []byte {
+	if !d.p.idSet {
+		return nil
+	}
+	return d.p.id
+}
+
+// LastEventID returns the last event ID once the current event arrived.
+func (d *Decoder) LastEventID() []byte { return d.p.lastID }
+
+// Retry returns the reconnection delay of the last valid retry field seen,
+// or zero.
+func (d *Decoder) Retry() time.Duration { return d.retry }

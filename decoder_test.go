@@ -1,0 +1,62 @@
+package sse
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+func TestDecoder(t *testing.T) {
+	const in = "\xEF\xBB\xBF: hi\r\nretry: 250\r\nevent: put\r\ndata: a\r\ndata: b\r\nid: 7\r\n\r\ndata: c\n\nid: 8\n\ndata: \xff\n\nid: 9\ndata: cut off"
+	type event struct{ typ, data, id, last string }
+	want := []event{
+		{"put", "a\nb", "7", "7"},
+		{"message", "c", "", "7"},
+		{"message", "\uFFFD", "", "8"},
+	}
+	for n := 1; n <= len(in); n++ {
+		d := NewDecoder(&chunkReader{[]byte(in), n})
+		var got []event
+		for d.Next() {
+			got = append(got, event{string(d.Type()), string(d.Data()), string(d.ID()), string(d.LastEventID())})
+		}
+		if err := d.Err(); err != nil {
+			t.Fatalf("reads of %d bytes: Err() = %v; want nil at the end of the input", n, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("reads of %d bytes: got %q; want %q", n, got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("reads of %d bytes, event %d: got %q; want %q", n, i, got[i], want[i])
+			}
+		}
+		if d.Retry() != 250*time.Millisecond {
+			t.Errorf("reads of %d bytes: Retry() = %v; want 250ms", n, d.Retry())
+		}
+	}
+}
+
+func TestDecoderLimitAndReadError(t *testing.T) {
+	d := NewDecoder(strings.NewReader("data: " + strings.Repeat("x", 100) + "\n\n"))
+	d.SetMaxEventSize(64)
+	var tooLarge *TooLargeError
+	if d.Next() || !errors.As(d.Err(), &tooLarge) || tooLarge.Limit != 64 {
+		t.Fatalf("100-byte line, limit 64: Err() = %v; want *TooLargeError{Limit: 64}", d.Err())
+	}
+	if d.Next() {
+		t.Fatal("Next after an error returned true")
+	}
+
+	d = NewDecoder(iotest.TimeoutReader(strings.NewReader("data: a\n\ndata: b\n\n")))
+	if !d.Next() || string(d.Data()) != "a" {
+		t.Fatalf("first event: got %q, Err %v; want \"a\"", d.Data(), d.Err())
+	}
+	for d.Next() {
+	}
+	if !errors.Is(d.Err(), iotest.ErrTimeout) {
+		t.Fatalf("Err() = %v; want the reader's error %v", d.Err(), iotest.ErrTimeout)
+	}
+}
