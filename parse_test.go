@@ -436,3 +436,43 @@ func TestParseAcrossConnections(t *testing.T) {
 		t.Errorf("four connections: got %q; want %q", got, want)
 	}
 }
+
+// endlessReader repeats a pattern forever and counts what it handed out.
+type endlessReader struct {
+	pattern []byte
+	off     int
+	n       int
+}
+
+func (r *endlessReader) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = r.pattern[r.off]
+		r.off = (r.off + 1) % len(r.pattern)
+	}
+	r.n += len(b)
+	return len(b), nil
+}
+
+// An endless line, or an endless event made of small data lines, ends in a
+// *TooLargeError after about the limit's worth of bytes: memory is bounded.
+func TestParseEndlessInputIsBounded(t *testing.T) {
+	const limit = 1 << 20
+	tests := []struct {
+		name    string
+		pattern string
+	}{
+		{"endless line", "x"},
+		{"endless event", "data: 0123456789\n"},
+		{"endless comment", ":"},
+	}
+	for _, tt := range tests {
+		r := &endlessReader{pattern: []byte(tt.pattern)}
+		got := parseConns(limit, r)
+		if want := recs(recTooLarge(limit)); !slices.Equal(got, want) {
+			t.Errorf("%s: got %q; want %q", tt.name, got, want)
+		}
+		if r.n > 2*limit+initialBufSize {
+			t.Errorf("%s: read %d bytes before failing; want about %d", tt.name, r.n, limit)
+		}
+	}
+}

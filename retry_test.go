@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"net/http"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -245,6 +246,34 @@ func TestOptionsRejected(t *testing.T) {
 		if d, err := New("http://127.0.0.1/", tt.opt); err == nil {
 			d.Close()
 			t.Errorf("New with %s: got no error; want one", tt.name)
+		}
+	}
+}
+
+// The defaults the option docs promise, from the one place that sets them.
+func TestConfigDefaults(t *testing.T) {
+	c := newConfig(nil)
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"HTTP client", c.client, http.DefaultClient},
+		{"method", c.method, http.MethodGet},
+		{"max redirects", c.maxRedirects, 10},
+		{"max event size", c.maxEventSize, 16 << 20},
+		{"read timeout", c.readTimeout, time.Duration(0)},
+		{"initial delay", c.initialDelay, time.Second},
+		{"max delay", c.maxDelay, 30 * time.Second},
+		{"jitter", c.jitter, 0.5},
+		{"reset after", c.resetAfter, time.Minute},
+		{"last event ID", c.lastEventID, ""},
+		{"error strategy stops at once", c.errorStrategy(errRefused, 1, 0), false},
+		{"error strategy stops at an orderly end", c.errorStrategy(nil, 1, 0), false},
+		{"no user backoff", c.userBackoff, false},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("default %s: got %v; want %v", ch.name, ch.got, ch.want)
 		}
 	}
 }
