@@ -578,3 +578,53 @@ func TestHTTPDispatcherResume(t *testing.T) {
 		}
 	})
 }
+
+// Interrupt drops a live HTTP connection (the server sees it go) and
+// reconnects with the last event ID.
+func TestHTTPInterrupt(t *testing.T) {
+	type req struct {
+		lastID string
+		gone   <-chan struct{}
+	}
+	reqs := make(chan req, 10)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		eventStream(w)
+		io.WriteString(w, "id: 5\ndata: x\n\n")
+		w.(http.Flusher).Flush()
+		reqs <- req{r.Header.Get("Last-Event-ID"), r.Context().Done()}
+		<-r.Context().Done()
+	})
+	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+		d, err := New(srv.URL, WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		faults := make(chan Fault, 10)
+		d.OnFault(func(_ context.Context, f Fault) { faults <- f })
+		events := make(chan Event, 10)
+		d.OnEvent(func(_ context.Context, ev Event) { events <- ev })
+		if err := d.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		first := <-reqs
+		<-events // the id has been read; bytes still in flight would be lost
+		d.Interrupt()
+		select {
+		case <-first.gone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the server did not see the interrupted connection end")
+		}
+		select {
+		case second := <-reqs:
+			if second.lastID != "5" {
+				t.Errorf("Last-Event-ID after Interrupt: got %q; want 5", second.lastID)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no reconnection after Interrupt")
+		}
+		if f := <-faults; !errors.Is(f.Err, ErrInterrupted) || f.Final {
+			t.Errorf("Fault: got %v (final %v); want a non-final ErrInterrupted", f.Err, f.Final)
+		}
+	})
+}
