@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -187,23 +188,34 @@ func TestOnJSONOrderWithOnEvent(t *testing.T) {
 // data large enough that the stream hands its buffer over instead of copying.
 func TestEventStringsAreOwned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		big := func(c byte) string { return strings.Repeat(string(c), 64<<10) }
-		body := "id: 1\ndata: " + big('a') + "\n\nid: 2\ndata: " + big('b') + "\n\ndata: small\n\nid: 3\ndata: " + big('c') + "\n\n"
-		d := newScriptedDispatcher(t, script(scriptStep{body: body}))
+		// Sizes around the ways the stream makes event text: tiny, shared
+		// blocks, copies, and large buffers handed over (also one smaller
+		// than the buffer before it).
+		sizes := []int{1, 5, 300, 1000, 1100, 2 << 10, 64 << 10, 64 << 10, 10, 5 << 10, 200 << 10, 100, 50 << 10, 1}
+		var body strings.Builder
+		var want []Event
+		last := ""
+		for i, n := range sizes {
+			data := strings.Repeat(string(rune('a'+i%26)), n)
+			ev := Event{Type: "message", Data: data, LastEventID: last}
+			if i%3 != 2 { // some events without an id
+				ev.ID = strconv.Itoa(i)
+				ev.LastEventID, last = ev.ID, ev.ID
+				fmt.Fprintf(&body, "id: %s\n", ev.ID)
+			}
+			fmt.Fprintf(&body, "data: %s\n\n", data)
+			want = append(want, ev)
+		}
+		d := newScriptedDispatcher(t, script(scriptStep{body: body.String()}))
 		var kept []Event
 		d.OnEvent(func(_ context.Context, ev Event) { kept = append(kept, ev) })
 		d.Run(t.Context())
-		want := []Event{
-			{Type: "message", Data: big('a'), ID: "1", LastEventID: "1"},
-			{Type: "message", Data: big('b'), ID: "2", LastEventID: "2"},
-			{Type: "message", Data: "small", LastEventID: "2"},
-			{Type: "message", Data: big('c'), ID: "3", LastEventID: "3"},
-		}
 		if !slices.Equal(kept, want) {
 			for i := range min(len(kept), len(want)) {
 				if kept[i] != want[i] {
-					t.Errorf("event %d: got data %s, id %s; want data %s, id %s",
-						i, short(kept[i].Data), short(kept[i].ID), short(want[i].Data), short(want[i].ID))
+					t.Errorf("event %d: got data %s, id %s, last %s; want data %s, id %s, last %s",
+						i, short(kept[i].Data), short(kept[i].ID), short(kept[i].LastEventID),
+						short(want[i].Data), short(want[i].ID), short(want[i].LastEventID))
 				}
 			}
 			if len(kept) != len(want) {
