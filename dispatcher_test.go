@@ -510,3 +510,22 @@ func TestDispatcherCloseFromEachHandlerKind(t *testing.T) {
 		})
 	}
 }
+
+// Close while Start waits for a first connection makes Start return
+// ErrClosed at once.
+func TestDispatcherCloseWhileStarting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()))
+		started := make(chan error)
+		go func() { started <- d.Start(context.Background()) }()
+		synctest.Wait() // Start waits through a backoff sleep
+		now := time.Now()
+		d.Close()
+		if err := <-started; !errors.Is(err, ErrClosed) {
+			t.Errorf("Start: got %v; want ErrClosed", err)
+		}
+		if took := time.Since(now); took != 0 {
+			t.Errorf("Start returned %v after Close; want at once", took)
+		}
+	})
+}
