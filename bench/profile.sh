@@ -12,7 +12,7 @@ benchtime="${3:-3s}"
 out="${OUT:-/tmp/sse-prof}"
 mkdir -p "$out"
 name="$shape.$impl"
-bench="Decode/shape=$shape\$/impl=$impl\$"
+bench="${GROUP:-Decode}/shape=$shape\$/impl=$impl\$" # GROUP=Scale for the scale shapes
 
 go test -run '^$' -bench "$bench" -benchtime "$benchtime" -count 1 \
 	-cpuprofile "$out/$name.cpu" -o "$out/bench.test" . | grep -E '^Benchmark'
