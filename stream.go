@@ -188,6 +188,7 @@ func (s *Stream) begin(ctx context.Context) func() {
 	s.iterMu.Lock()
 	if s.state == stateStopped {
 		s.state = stateConnect
+		s.failures = 0 // a new start: the error strategy counts afresh
 	}
 	// AfterFunc runs on a goroutine of its own, even for a ctx already done:
 	// check that here, or a first connection could slip through.
