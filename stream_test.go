@@ -899,3 +899,16 @@ func TestStreamContextDoneBeforeRange(t *testing.T) {
 		}
 	})
 }
+
+// Ranging again after the error strategy gave up starts its count afresh:
+// ContinueWithMaxAttempts(1) allows one more retry, as at the start.
+func TestStreamRangeAgainResetsStrategyCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{err: errRefused}), WithErrorStrategy(ContinueWithMaxAttempts(1)))
+		first := pull(t.Context(), s, 100)
+		second := pull(t.Context(), s, 100)
+		if len(first) != 2 || len(second) != 2 {
+			t.Errorf("Faults: got %q, then %q; want one retry and a final Fault each time", first, second)
+		}
+	})
+}
