@@ -3,6 +3,7 @@ package sse
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"time"
 
@@ -74,10 +75,14 @@ func newConfig(opts []Option) *config {
 		o.apply(c)
 	}
 	if c.backoff == nil { // derived from initialDelay and maxDelay, so after the options
+		maxDelay := c.maxDelay
+		if maxDelay == 0 {
+			maxDelay = math.MaxInt64 // no cap, as in the seed; a zero MaxInterval would make every later delay 0
+		}
 		c.backoff = backoff.NewExponentialBackOff(
 			backoff.WithInitialInterval(c.initialDelay),
 			backoff.WithMultiplier(2),
-			backoff.WithMaxInterval(c.maxDelay),
+			backoff.WithMaxInterval(maxDelay),
 			backoff.WithRandomizationFactor(0), // jitter is applied the seed's way; see retryDelay
 			backoff.WithMaxElapsedTime(0),      // v4 gives up after 15 min by default; the error strategy decides
 		)
@@ -193,7 +198,7 @@ func WithInitialDelay(d time.Duration) Option {
 }
 
 // WithMaxDelay caps the delay of the default backoff, which doubles the
-// base delay on each consecutive failure. Default: 30s.
+// base delay on each consecutive failure; 0 removes the cap. Default: 30s.
 func WithMaxDelay(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxDelay = d })
 }
