@@ -74,6 +74,7 @@ func TestDefaultBackoffExact(t *testing.T) {
 		{"max delay", []Option{WithMaxDelay(10 * time.Second)}, seconds(1, 2, 4, 8, 10, 10)},
 		{"initial delay above the max", []Option{WithInitialDelay(45 * time.Second)}, seconds(30, 30, 30)},
 		{"initial delay zero", []Option{WithInitialDelay(0)}, seconds(0, 0, 0)},
+		{"max delay zero is no cap", []Option{WithMaxDelay(0)}, seconds(1, 2, 4, 8, 16, 32, 64, 128)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,19 +94,42 @@ func TestDefaultBackoffExact(t *testing.T) {
 // The server's retry field is a base delay like WithInitialDelay: the
 // backoff's cap still applies to it.
 func TestRetryFieldAboveMaxDelay(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := script(scriptStep{body: "retry: 60000\n\n"}, scriptStep{err: errRefused})
-		s := newScripted(t, src, WithErrorStrategy(ContinueWithMaxAttempts(2)))
-		var delays []time.Duration
-		for a := range s.All(t.Context()) {
-			if f, ok := a.(Fault); ok {
-				delays = append(delays, f.RetryDelay)
-			}
-		}
-		if want := seconds(30, 30, 0); !slices.Equal(delays, want) {
-			t.Errorf("delays after retry: 60000 with a 30s cap: got %v; want %v", delays, want)
-		}
-	})
+	tests := []struct {
+		retry string
+		opts  []Option
+		want  []time.Duration
+	}{
+		{"60000", nil, seconds(30, 30, 0)},
+		{"9223372036854775807", nil, seconds(30, 30, 0)},
+		{"18446744073709551615", nil, seconds(30, 30, 0)},
+		{"9223372036854775807", []Option{WithJitter(0.5)}, nil}, // checked for range below
+		{"9223372036854775807", []Option{WithMaxDelay(0)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.retry, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := script(scriptStep{body: "retry: " + tt.retry + "\n\n"}, scriptStep{err: errRefused})
+				s := newScripted(t, src, append([]Option{WithErrorStrategy(ContinueWithMaxAttempts(2))}, tt.opts...)...)
+				var delays []time.Duration
+				for a := range s.All(t.Context()) {
+					if f, ok := a.(Fault); ok {
+						delays = append(delays, f.RetryDelay)
+						if len(delays) == 1 {
+							s.Interrupt() // skip the delay, however long it is
+						}
+					}
+				}
+				if tt.want != nil && !slices.Equal(delays, tt.want) {
+					t.Errorf("delays after retry: %s with a 30s cap: got %v; want %v", tt.retry, delays, tt.want)
+				}
+				for _, d := range delays {
+					if d < 0 {
+						t.Errorf("delays after retry: %s: got %v; want none negative", tt.retry, delays)
+					}
+				}
+			})
+		})
+	}
 }
 
 // The default jitter takes a random part of at most the given fraction off
