@@ -269,6 +269,9 @@ func NewServer(h http.Handler) *Server {
 		defer cancel()
 		defer context.AfterFunc(s.ctx, cancel)()
 		h.ServeHTTP(w, r.WithContext(ctx))
+		if s.ctx.Err() != nil {
+			panic(http.ErrAbortHandler) // Close cuts a response in progress; it does not end it cleanly
+		}
 	}))
 	s.URL = s.srv.URL
 	return s
@@ -291,8 +294,9 @@ func (s *Server) Requests() []*http.Request {
 	return append([]*http.Request(nil), s.requests...)
 }
 
-// Close ends every response in progress, closes all connections, shuts the
-// server down and waits for its handlers to return.
+// Close cuts every response in progress (its client sees the connection
+// drop, not an orderly end), closes all connections, shuts the server down
+// and waits for its handlers to return.
 func (s *Server) Close() {
 	s.stop()
 	s.srv.CloseClientConnections()
