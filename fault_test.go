@@ -1224,3 +1224,29 @@ func TestFaultLargeEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultSlowHandlerReadTimeout is scenario 8 with a read timeout: a
+// handler that takes longer than the timeout is not mistaken for a silent
+// server, so no TimeoutError cuts the connection.
+func TestFaultSlowHandlerReadTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := &http.Client{Transport: &ssetest.Transport{Handler: ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{
+			ssetest.Write("id: 1\ndata: slow\n\n"),
+			ssetest.Trickle(": ping\n: ping\n: ping\n", 7, time.Second),
+			ssetest.Write("id: 2\ndata: after\n\n"),
+		}})}}
+		d, err := sse.New("http://sse.test/", sse.WithHTTPClient(client), sse.WithReadTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l faultLog
+		l.record(d)
+		d.OnEvent(func(context.Context, sse.Event) { time.Sleep(time.Minute) }, "message")
+		if err := d.Run(context.Background()); err != nil {
+			t.Fatalf("Run: got %v; want nil", err)
+		}
+		faultDiff(t, "actions", l.lines(), []string{"start 1", `event message id="1" last="1" "slow"`,
+			`comment " ping"`, `comment " ping"`, `comment " ping"`, `event message id="2" last="2" "after"`,
+			"fault end final=true delay=0s"})
+	})
+}
