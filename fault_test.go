@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -135,9 +136,10 @@ func faultDiff(t *testing.T, what string, got, want []string) {
 }
 
 // TestFaultRandomCuts is scenario 1: 1,000 events, the server cuts the
-// connection at 60 seeded random byte offsets, often inside an event or
-// between the CR and LF of a CRLF, and the client resumes with
-// Last-Event-ID. The handler must see every event exactly once, in order.
+// connection (HTTP/1.1) or resets the stream (HTTP/2) at 60 seeded random
+// byte offsets, often inside an event or between the CR and LF of a CRLF,
+// and the client resumes with Last-Event-ID. The handler must see every
+// event exactly once, in order.
 func TestFaultRandomCuts(t *testing.T) {
 	const n, cuts = 1000, 60
 	rng := rand.New(rand.NewPCG(6, 1))
@@ -166,86 +168,114 @@ func TestFaultRandomCuts(t *testing.T) {
 	}
 	slices.Sort(offsets)
 
-	// The server resumes after the Last-Event-ID, cutting at the next
-	// offset, until the offsets run out; then it sends the rest, and
-	// answers 204 once nothing is left.
-	var (
-		mu      sync.Mutex
-		next    int
-		lastIDs []string
-	)
-	srv := ssetest.NewServer(ssetest.Responder(func(r *http.Request) ssetest.Response {
-		mu.Lock()
-		defer mu.Unlock()
-		id := r.Header.Get("Last-Event-ID")
-		lastIDs = append(lastIDs, id)
-		from := 0
-		if id != "" {
-			k, err := strconv.Atoi(id)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+		t.Run(proto, func(t *testing.T) {
+			// The server resumes after the Last-Event-ID, cutting at the next
+			// offset, until the offsets run out; then it sends the rest, and
+			// answers 204 once nothing is left.
+			var (
+				mu      sync.Mutex
+				next    int
+				lastIDs []string
+			)
+			respond := ssetest.Responder(func(r *http.Request) ssetest.Response {
+				mu.Lock()
+				defer mu.Unlock()
+				id := r.Header.Get("Last-Event-ID")
+				lastIDs = append(lastIDs, id)
+				from := 0
+				if id != "" {
+					k, err := strconv.Atoi(id)
+					if err != nil {
+						t.Errorf("Last-Event-ID %q", id)
+					}
+					from = start[k]
+				}
+				if from == len(full) {
+					return ssetest.Response{Status: http.StatusNoContent}
+				}
+				if next == len(offsets) {
+					return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:])}}
+				}
+				cut := offsets[next]
+				next++
+				if cut <= from {
+					t.Errorf("cut %d at %d is before the resumed offset %d", next, cut, from)
+				}
+				return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:cut]), ssetest.Drop()}}
+			})
+			url, client := faultServe(t, proto, respond)
+
+			d, err := sse.New(url, sse.WithHTTPClient(client),
+				sse.WithErrorStrategy(sse.AlwaysContinue()),
+				sse.WithInitialDelay(time.Millisecond), sse.WithMaxDelay(time.Millisecond), sse.WithJitter(0))
 			if err != nil {
-				t.Errorf("Last-Event-ID %q", id)
+				t.Fatal(err)
 			}
-			from = start[k]
-		}
-		if from == len(full) {
-			return ssetest.Response{Status: http.StatusNoContent}
-		}
-		if next == len(offsets) {
-			return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:])}}
-		}
-		cut := offsets[next]
-		next++
-		if cut <= from {
-			t.Errorf("cut %d at %d is before the resumed offset %d", next, cut, from)
-		}
-		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:cut]), ssetest.Drop()}}
-	}))
-	defer srv.Close()
+			var got []sse.Event
+			var faults []string
+			d.OnEvent(func(_ context.Context, ev sse.Event) { got = append(got, ev) })
+			d.OnFault(func(_ context.Context, f sse.Fault) {
+				text := faultText(f)
+				if proto == "HTTP/2" && strings.Contains(text, "stream error") {
+					text = "fault cut" + text[strings.Index(text, " final="):] // a reset stream: HTTP/2's cut
+				}
+				faults = append(faults, text)
+			})
+			if err := d.Run(context.Background()); err == nil {
+				t.Fatal("Run: got nil; want the final 204")
+			}
 
-	d, err := sse.New(srv.URL, sse.WithHTTPClient(faultClient(t)),
-		sse.WithErrorStrategy(sse.AlwaysContinue()),
-		sse.WithInitialDelay(time.Millisecond), sse.WithMaxDelay(time.Millisecond), sse.WithJitter(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []sse.Event
-	var faults []string
-	d.OnEvent(func(_ context.Context, ev sse.Event) { got = append(got, ev) })
-	d.OnFault(func(_ context.Context, f sse.Fault) { faults = append(faults, faultText(f)) })
-	if err := d.Run(context.Background()); err == nil {
-		t.Fatal("Run: got nil; want the final 204")
-	}
+			if len(got) != n {
+				t.Errorf("got %d events; want %d", len(got), n)
+			}
+			for i, ev := range got[:min(len(got), n)] {
+				want := sse.Event{Type: cmp.Or(events[i].Type, "message"), Data: events[i].Data, ID: events[i].ID, LastEventID: events[i].ID}
+				if ev != want {
+					t.Fatalf("event %d: got %+v; want %+v", i+1, ev, want)
+				}
+			}
 
-	if len(got) != n {
-		t.Errorf("got %d events; want %d", len(got), n)
-	}
-	for i, ev := range got[:min(len(got), n)] {
-		want := sse.Event{Type: cmp.Or(events[i].Type, "message"), Data: events[i].Data, ID: events[i].ID, LastEventID: events[i].ID}
-		if ev != want {
-			t.Fatalf("event %d: got %+v; want %+v", i+1, ev, want)
-		}
-	}
+			// Every cut is one Fault; the Last-Event-ID after a cut names the
+			// last event dispatched before it.
+			wantIDs := []string{""}
+			wantFaults := []string{}
+			for _, cut := range offsets {
+				k, _ := slices.BinarySearch(done, cut+1) // the events with done[i] <= cut
+				id := ""
+				if k > 0 {
+					id = strconv.Itoa(k)
+				}
+				wantIDs = append(wantIDs, id)
+				wantFaults = append(wantFaults, "fault cut final=false delay=1ms")
+			}
+			wantIDs = append(wantIDs, strconv.Itoa(n))
+			wantFaults = append(wantFaults, "fault end final=false delay=1ms", "fault status 204 final=true delay=0s")
+			faultDiff(t, "Last-Event-ID of each request", lastIDs, wantIDs)
+			faultDiff(t, "faults", faults, wantFaults)
+			if next != cuts {
+				t.Errorf("server made %d cuts; want %d", next, cuts)
+			}
 
-	// Every cut is one Fault; the Last-Event-ID after a cut names the
-	// last event dispatched before it.
-	wantIDs := []string{""}
-	wantFaults := []string{}
-	for _, cut := range offsets {
-		k, _ := slices.BinarySearch(done, cut+1) // the events with done[i] <= cut
-		id := ""
-		if k > 0 {
-			id = strconv.Itoa(k)
-		}
-		wantIDs = append(wantIDs, id)
-		wantFaults = append(wantFaults, "fault cut final=false delay=1ms")
+		})
 	}
-	wantIDs = append(wantIDs, strconv.Itoa(n))
-	wantFaults = append(wantFaults, "fault end final=false delay=1ms", "fault status 204 final=true delay=0s")
-	faultDiff(t, "Last-Event-ID of each request", lastIDs, wantIDs)
-	faultDiff(t, "faults", faults, wantFaults)
-	if next != cuts {
-		t.Errorf("server made %d cuts; want %d", next, cuts)
+}
+
+// faultServe serves h on a loopback server speaking proto, HTTP/1.1 or
+// HTTP/2 (over TLS), and returns its URL and a client for it.
+func faultServe(t *testing.T, proto string, h http.Handler) (string, *http.Client) {
+	if proto == "HTTP/1.1" {
+		srv := ssetest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL, faultClient(t)
 	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+	t.Cleanup(client.CloseIdleConnections)
+	return srv.URL, client
 }
 
 // TestFaultStall is scenario 2: a server that stops sending, before or
