@@ -312,6 +312,7 @@ func (s *Server) Close() {
 // request context. A handler that panics with http.ErrAbortHandler (as
 // [Drop] does) ends the body with io.ErrUnexpectedEOF.
 type Transport struct {
+	// Handler answers every request, typically a [Responder] or [Sequence].
 	Handler http.Handler
 }
 
