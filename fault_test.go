@@ -552,6 +552,17 @@ func TestFaultBackoff(t *testing.T) {
 				39 * time.Second, 39*time.Second + 2*time.Minute + 1*time.Second, 42*time.Second + 2*time.Minute,
 				56*time.Second + 2*time.Minute},
 		},
+		{"reset after a custom threshold",
+			sse.AlwaysContinue(),
+			[]answer{{503, 0}, {503, 0}, {200, 10 * time.Second}, {503, 0}, {204, 0}},
+			[]string{
+				"fault status 503 final=false delay=1s", "fault status 503 final=false delay=2s",
+				"fault end final=false delay=1s", // up for 10s >= 5s: reset
+				"fault status 503 final=false delay=2s",
+				"fault status 204 final=true delay=0s",
+			},
+			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 14 * time.Second, 16 * time.Second},
+		},
 		{"refusals until the attempts run out",
 			sse.ContinueWithMaxAttempts(3),
 			[]answer{{0, 0}},
@@ -588,8 +599,12 @@ func TestFaultBackoff(t *testing.T) {
 					}
 					return tr.RoundTrip(r)
 				})}
+				resetAfter := time.Minute // the default
+				if tt.name == "reset after a custom threshold" {
+					resetAfter = 5 * time.Second
+				}
 				d, err := sse.New("http://sse.test/", sse.WithHTTPClient(client), sse.WithErrorStrategy(tt.strategy),
-					sse.WithJitter(0), sse.WithMaxDelay(8*time.Second))
+					sse.WithJitter(0), sse.WithMaxDelay(8*time.Second), sse.WithResetAfter(resetAfter))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -8,6 +8,8 @@
 // httptest server; a [Transport] serves it in memory, without sockets, so
 // that tests can run it inside a testing/synctest bubble under fake time.
 // [Encode] and [After] build streams that resume after a Last-Event-ID.
+// Since a Responder is an http.Handler, it also runs on any other server,
+// such as an httptest server with HTTP/2 enabled.
 //
 //	srv := ssetest.NewServer(ssetest.Sequence(
 //		ssetest.Response{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\ndata: cut"), ssetest.Drop()}},
