@@ -502,6 +502,9 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 	}
 	opened := s.conn.opened
 	s.disconnect(err, false)
+	// The Fault's handlers get the attempt's span, but a context that lives
+	// on after the attempt, as handlers may use it for their own work.
+	s.conn.ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(s.conn.ctx))
 
 	now := time.Now()
 	if !opened.IsZero() && now.Sub(opened) >= s.cfg.resetAfter {
