@@ -529,3 +529,31 @@ func TestDispatcherCloseWhileStarting(t *testing.T) {
 		}
 	})
 }
+
+// Handlers get a context they can use for their own work: the one of a
+// connection Fault has not ended with the connection, but ends with the
+// dispatcher.
+func TestDispatcherHandlerContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "data: a\n\n"}, scriptStep{err: errRefused})
+		d := newScriptedDispatcher(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
+		var l callLog
+		var faultCtx context.Context
+		d.OnEvent(func(ctx context.Context, _ Event) { l.add("event ctx err %v", ctx.Err()) })
+		d.OnFault(func(ctx context.Context, f Fault) {
+			l.add("fault ctx err %v", ctx.Err())
+			faultCtx = ctx
+		})
+		runCtx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		d.Run(runCtx)
+		want := []string{"event ctx err <nil>", "fault ctx err <nil>", "fault ctx err <nil>"}
+		if got := l.get(); !slices.Equal(got, want) {
+			t.Errorf("got %q; want %q", got, want)
+		}
+		cancel()
+		if faultCtx == nil || faultCtx.Err() == nil {
+			t.Error("the Fault's context did not end with the dispatcher's context")
+		}
+	})
+}
