@@ -34,7 +34,7 @@ func NewDecoder(r io.Reader) *Decoder {
 // Next accepts, in bytes; a larger one ends decoding with a *[TooLargeError].
 // Call it before the first Next.
 func (d *Decoder) SetMaxEventSize(n int) {
-	d.p.max = max(n, 1)
+	d.p.reset(d.p.r, max(n, 1)) // the buffer's size is what bounds a line
 }
 
 // Next advances to the next event and reports whether there is one. It
