@@ -476,3 +476,20 @@ func TestParseEndlessInputIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// Decoder.SetMaxEventSize bounds every line, not only data: a long event
+// type or comment under a small limit is a *TooLargeError too.
+func TestDecoderLimitBoundsEveryLine(t *testing.T) {
+	for _, in := range []string{
+		"event: " + strings.Repeat("x", 100) + "\ndata: a\n\n",
+		":" + strings.Repeat("x", 100) + "\ndata: a\n\n",
+		"id: " + strings.Repeat("7", 100) + "\ndata: a\n\n",
+	} {
+		d := NewDecoder(strings.NewReader(in))
+		d.SetMaxEventSize(64)
+		var tl *TooLargeError
+		if d.Next() || !errors.As(d.Err(), &tl) || tl.Limit != 64 {
+			t.Errorf("input %.20q... with limit 64: got event %v, error %v; want a *TooLargeError{Limit: 64}", in, d.Err() == nil, d.Err())
+		}
+	}
+}
