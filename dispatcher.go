@@ -181,7 +181,11 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 			}
 			d.deliverFault(d.s.conn.ctx, f)
 		default:
-			started(context.Cause(ctx))
+			err := context.Cause(ctx)
+			if err == nil {
+				err = ErrClosed // Close halts the stream before it cancels ctx
+			}
+			started(err)
 			return
 		}
 	}
