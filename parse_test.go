@@ -493,3 +493,24 @@ func TestDecoderLimitBoundsEveryLine(t *testing.T) {
 		}
 	}
 }
+
+// Readers that return data together with io.EOF, or one byte or half the
+// buffer at a time, change nothing.
+func TestParseHostileReaders(t *testing.T) {
+	const in = "\xEF\xBB\xBFid: 1\r\ndata: a\r\n\r\n: c\revent: x\ndata: b\n\ndata: cut"
+	want := parseConns(1<<20, oneReadOf(in))
+	if len(want) != 3 {
+		t.Fatalf("whole input: got %q; want 3 records", want)
+	}
+	readers := map[string]func(io.Reader) io.Reader{
+		"DataErrReader":  iotest.DataErrReader,
+		"OneByteReader":  iotest.OneByteReader,
+		"HalfReader":     iotest.HalfReader,
+		"one byte + EOF": func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) },
+	}
+	for name, wrap := range readers {
+		if got := parseConns(1<<20, wrap(oneReadOf(in))); !slices.Equal(got, want) {
+			t.Errorf("%s: got %q; want %q", name, got, want)
+		}
+	}
+}
