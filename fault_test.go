@@ -1092,10 +1092,22 @@ func faultWaitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// faultInStack reports whether some goroutine is running fn.
-func faultInStack(fn string) bool {
+// faultInPhase waits, for up to two seconds, until some goroutine runs one
+// of the functions named, to stop a dispatcher in the middle of what they
+// do. A refactoring may rename them: the test then goes on without
+// waiting, and checks liveness at whatever point the dispatcher is.
+func faultInPhase(t *testing.T, fns ...string) {
+	t.Helper()
 	buf := make([]byte, 1<<20)
-	return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(fn))
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+		stacks := buf[:runtime.Stack(buf, true)]
+		for _, fn := range fns {
+			if bytes.Contains(stacks, []byte(fn)) {
+				return
+			}
+		}
+	}
+	t.Logf("no goroutine runs any of %q; stopping the dispatcher anyway", fns)
 }
 
 // TestFaultStop is scenario 9: Close, and cancelling the context, while
@@ -1106,18 +1118,20 @@ func TestFaultStop(t *testing.T) {
 	phases := []struct {
 		name  string
 		steps []ssetest.Step
-		// reached waits until the dispatcher is in the phase.
-		reached func(t *testing.T, srv *ssetest.Server, d *sse.Dispatcher)
+		// reached waits until the dispatcher is in the phase; faults
+		// counts the Faults delivered so far.
+		reached func(t *testing.T, srv *ssetest.Server, faults func() int)
 		faults  []string
 	}{
-		{"connect", []ssetest.Step{ssetest.Stall()}, func(t *testing.T, srv *ssetest.Server, _ *sse.Dispatcher) {
+		{"connect", []ssetest.Step{ssetest.Stall()}, func(t *testing.T, srv *ssetest.Server, _ func() int) {
 			faultWaitFor(t, "the request", func() bool { return len(srv.Requests()) == 1 })
 		}, nil},
-		{"read", []ssetest.Step{ssetest.Write(": hi\n"), ssetest.Stall()}, func(t *testing.T, _ *ssetest.Server, _ *sse.Dispatcher) {
-			faultWaitFor(t, "the read", func() bool { return faultInStack("sse.(*parser).fill") })
+		{"read", []ssetest.Step{ssetest.Write(": hi\n"), ssetest.Stall()}, func(t *testing.T, _ *ssetest.Server, _ func() int) {
+			faultInPhase(t, "sse.(*parser).fill", "net/http.(*body).Read")
 		}, nil},
-		{"backoff", nil, func(t *testing.T, _ *ssetest.Server, _ *sse.Dispatcher) {
-			faultWaitFor(t, "the backoff", func() bool { return faultInStack("sse.(*Stream).sleep") })
+		{"backoff", nil, func(t *testing.T, _ *ssetest.Server, faults func() int) {
+			faultWaitFor(t, "the 503", func() bool { return faults() == 1 })
+			faultInPhase(t, "sse.(*Stream).sleep")
 		}, []string{"fault status 503 final=false delay=1h0m0s"}},
 	}
 	for _, ph := range phases {
@@ -1143,7 +1157,7 @@ func TestFaultStop(t *testing.T) {
 				defer cancel()
 				started := make(chan error, 1)
 				go func() { started <- d.Start(ctx) }()
-				ph.reached(t, srv, d)
+				ph.reached(t, srv, func() int { return len(l.lines()) })
 
 				begin := time.Now()
 				if how == "Close" {
