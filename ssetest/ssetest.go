@@ -19,6 +19,7 @@
 package ssetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -321,20 +322,21 @@ type Transport struct {
 // RoundTrip runs t.Handler for req and returns its response once the
 // handler has written its headers, or has returned.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	body := []byte(nil)
 	if req.Body != nil {
-		defer req.Body.Close()
+		b, err := io.ReadAll(req.Body) // the handler gets a copy: a RoundTripper must close req.Body
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
 	}
 	ctx, cancel := context.WithCancel(req.Context())
 	pr, pw := io.Pipe()
 	w := &pipeWriter{header: make(http.Header), pw: pw, ready: make(chan struct{})}
 	sreq := req.Clone(ctx)
 	sreq.RequestURI = req.URL.RequestURI()
-	sreq.Body = http.NoBody
-	if req.Body != nil && req.GetBody != nil {
-		if b, err := req.GetBody(); err == nil {
-			sreq.Body = b
-		}
-	}
+	sreq.Body = io.NopCloser(bytes.NewReader(body))
 	unwatch := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
 	go func() {
 		err := io.EOF

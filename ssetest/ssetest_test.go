@@ -292,3 +292,24 @@ func TestResponderHeaderOverride(t *testing.T) {
 		t.Errorf("got %q %q; want application/json {}", ct, body)
 	}
 }
+
+// TestTransportRequest checks that the handler sees the request as sent:
+// method, path, headers and body.
+func TestTransportRequest(t *testing.T) {
+	var got string
+	c := &http.Client{Transport: &ssetest.Transport{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = r.Method + " " + r.RequestURI + " " + r.Header.Get("Last-Event-ID") + " " + string(b)
+	})}}
+	req, _ := http.NewRequest("POST", "http://sse.test/feed?x=1", strings.NewReader(`{"q":1}`))
+	req.Header.Set("Last-Event-ID", "9")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `POST /feed?x=1 9 {"q":1}`; got != want {
+		t.Errorf("handler saw %q; want %q", got, want)
+	}
+}
