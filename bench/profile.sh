@@ -21,8 +21,8 @@ go test -run '^$' -bench "$bench" -benchtime 20x -count 1 -memprofilerate 1 \
 	-memprofile "$out/$name.mem" -o "$out/bench.test" . >/dev/null
 
 echo "--- CPU, cumulative, inside the adapter (the shape generator is left out)"
-go tool pprof -top -cum -nodecount 45 -focus 'bench\.(ours|tmax|openai|ld|r3|resty|floor)' \
+go tool pprof -top -cum -nodecount 45 -focus 'bench\.(ours|tmax|openai|ld|r3|resty|floor)|sse\.\(\*Dispatcher\)\.run' \
 	"$out/bench.test" "$out/$name.cpu" 2>/dev/null | sed -n '/flat%/,$p' | grep -v -E 'testing\.|bench\.(Bench|measure)'
 echo "--- allocations (objects) per call site, inside the adapter"
-go tool pprof -sample_index alloc_objects -top -nodecount 20 -focus 'bench\.(ours|tmax|openai|ld|r3|resty|floor)' \
+go tool pprof -sample_index alloc_objects -top -nodecount 20 -focus 'bench\.(ours|tmax|openai|ld|r3|resty|floor)|sse\.\(\*Dispatcher\)\.run' \
 	"$out/bench.test" "$out/$name.mem" 2>/dev/null | sed -n '/flat%/,$p'
