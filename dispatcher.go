@@ -161,7 +161,7 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 				if d.s.halt.Load() {
 					break
 				}
-				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.comment))
+				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.commentText()))
 			}
 		case kindStart:
 			started(nil)

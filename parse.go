@@ -268,11 +268,31 @@ func (p *parser) line() ([]byte, error) {
 }
 
 // terminator returns the index of the first CR or LF in the unread bytes,
-// or -1. Short lines are scanned directly; longer ones through search.
+// or -1. Each byte is searched at most once for each of the two, however
+// the stream is split into reads, except for the few bytes shortTerminator
+// may look at again.
 func (p *parser) terminator() int {
 	start, end := p.start, p.end
-	if i := shortTerminator(p.buf[start:end]); i >= 0 {
+	// Most lines are short: test their first bytes for both at once, which
+	// costs less than two calls to bytes.IndexByte.
+	to := min(end, start+shortScan)
+	if i := shortTerminator(p.buf[start:to]); i >= 0 {
 		return start + i
+	}
+	if to == end {
+		return -1
+	}
+	if p.lf < start && p.cr < start {
+		// No terminator before from. If only a few bytes follow (tiny
+		// reads), test them the same way instead of searching.
+		if from := max(min(p.lfTo, p.crTo), to); end-from <= shortScan {
+			if i := shortTerminator(p.buf[from:end]); i >= 0 {
+				p.lfTo, p.crTo = max(p.lfTo, from+i), max(p.crTo, from+i)
+				return from + i
+			}
+			p.lfTo, p.crTo = end, end
+			return -1
+		}
 	}
 	lf := p.lf
 	if lf < start {
@@ -288,13 +308,16 @@ func (p *parser) terminator() int {
 	return lf
 }
 
-// shortTerminator returns the index of the first CR or LF among the first 16
-// bytes of b, or -1. It tests eight bytes at a time for both, which for the
-// short lines most streams are made of costs less than a call to
-// bytes.IndexByte for each.
+// shortScan is how many bytes shortTerminator tests before the searches
+// take over.
+const shortScan = 16
+
+// shortTerminator returns the index of the first CR or LF in b, or -1. It
+// tests eight bytes at a time for both, which for the start of a line costs
+// less than a call to bytes.IndexByte for each.
 func shortTerminator(b []byte) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	n := min(len(b), 16)
+	n := len(b)
 	i := 0
 	for ; i+8 <= n; i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:])
@@ -337,8 +360,8 @@ func (p *parser) fill() error {
 	if p.err != nil {
 		return p.err
 	}
-	if p.start > 0 {
-		p.shift(p.start)
+	if p.end == len(p.buf) && p.start > 0 {
+		p.shift(p.start) // only when out of room: a shift per read is quadratic for tiny reads
 	}
 	if p.end == len(p.buf) {
 		if p.end > p.max {
@@ -412,12 +435,25 @@ func (p *parser) checkUTF8() {
 		}
 		from = p.start
 	}
+	if tiny := p.buf[from:p.end]; len(tiny) < 8 && isASCII(tiny) {
+		p.valid = p.end // tiny reads: skip the calls below
+		return
+	}
 	to := p.end - partialRune(p.buf[from:p.end])
 	if utf8.Valid(p.buf[from:to]) {
 		p.valid = to
 	} else {
 		p.badTo = p.end
 	}
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // partialRune returns how many bytes at the end of b start a multi-byte

@@ -143,7 +143,7 @@ func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 			case kindEvent:
 				a = ev
 			case kindComment:
-				a = s.comment
+				a = s.commentText()
 			case kindStart:
 				a = s.start
 			case kindFault:
@@ -289,7 +289,8 @@ func (s *Stream) setLastEventID(id string) {
 
 // next advances the stream to its next action and returns its kind; the
 // action itself is returned if it is an Event (the common case, kept off
-// the heap), and otherwise left in s.comment, s.start or s.fault.
+// the heap), and otherwise left in s.start or s.fault, or, for a comment,
+// made on demand by s.commentText.
 func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 	for {
 		if s.halt.Load() {
@@ -315,7 +316,6 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 			case recComment:
 				s.conn.stats.comments++
 				s.tel.comment(s.conn.ctx)
-				s.comment = Comment{Text: string(s.p.comment)}
 				return kindComment, Event{}
 			case recRetry:
 				s.delay.setBase(s.p.retry)
@@ -341,6 +341,16 @@ func (s *Stream) halted() actionKind {
 		s.state = stateConnect
 	}
 	return kindNone
+}
+
+// commentText returns the comment next just reported. Its string is made
+// only for callers that want it, and a repeated comment (a heartbeat)
+// reuses the last one.
+func (s *Stream) commentText() Comment {
+	if s.comment.Text != string(s.p.comment) {
+		s.comment.Text = string(s.p.comment)
+	}
+	return s.comment
 }
 
 // buildEvent turns the parser's event into an Event whose strings share one
