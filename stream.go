@@ -50,7 +50,8 @@ type Stream struct {
 	firstFailure time.Time
 	types        map[string]*eventType
 	lastType     *eventType // the type of the last event, checked first
-	block        []byte     // the unused part of the block small events are cut from
+	block        []byte     // the block small events are cut from
+	blockUsed    int        // how much of block is taken
 
 	// The action next returned.
 	comment Comment
@@ -394,14 +395,15 @@ func (s *Stream) ownedText(data, id []byte) string {
 	case n == 0:
 		return ""
 	case n <= blockedMax:
-		if len(s.block) < n {
-			s.block = make([]byte, blockSize)
+		if len(s.block)-s.blockUsed < n {
+			s.block, s.blockUsed = make([]byte, blockSize), 0
 		}
-		b := s.block[:n:n]
+		b := s.block[s.blockUsed : s.blockUsed+n : s.blockUsed+n]
 		copy(b[copy(b, data):], id)
 		// Advance to a word boundary: no later write shares a word with
-		// this string, which another goroutine may be reading.
-		s.block = s.block[min((n+7)&^7, len(s.block)):]
+		// this string, which another goroutine may be reading. (An offset,
+		// not a reslice: storing an int needs no GC write barrier.)
+		s.blockUsed = min(s.blockUsed+(n+7)&^7, len(s.block))
 		return unsafe.String(unsafe.SliceData(b), n)
 	case len(data) >= handOffMin:
 		if b, ok := s.p.takeData(id); ok {
@@ -431,7 +433,7 @@ func (s *Stream) eventType(b []byte) *eventType {
 			s.types[name] = t
 		}
 	}
-	s.lastType = t
+	s.lastType = t // only when it changed: a pointer store costs a GC write barrier
 	return t
 }
 
