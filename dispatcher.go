@@ -52,9 +52,11 @@ func New(url string, opts ...Option) (*Dispatcher, error) {
 
 // Start starts the dispatcher goroutine and returns once the first
 // connection has succeeded (nil) or the error strategy has given up on it
-// (that error, also delivered to OnFault). If ctx ends first, Start returns
-// its cause. The stream then runs until Close, until ctx is done, or until
-// the error strategy gives up. A second Start returns [ErrStarted].
+// (that error), in either case after the OnStart or OnFault handlers for
+// it have run, so what they wrote is visible to Start's caller. If ctx ends
+// first, Start returns its cause. The stream then runs until Close, until
+// ctx is done, or until the error strategy gives up. A second Start returns
+// [ErrStarted].
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
@@ -164,22 +166,24 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.commentText()))
 			}
 		case kindStart:
-			started(nil)
 			for _, fn := range d.handlers.Load().start {
 				if d.s.halt.Load() {
 					break
 				}
 				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.start))
 			}
+			started(nil) // after the handlers: what they wrote is visible to Start's caller
 		case kindFault:
 			f := d.s.fault
 			if f.Final {
 				d.mu.Lock()
 				d.err = f.Err
 				d.mu.Unlock()
-				started(f.Err)
 			}
 			d.deliverFault(d.s.conn.ctx, f)
+			if f.Final {
+				started(f.Err)
+			}
 		default:
 			err := context.Cause(ctx)
 			if err == nil {
