@@ -27,7 +27,8 @@ type Dispatcher struct {
 	s        *Stream
 	regMu    sync.Mutex // serialises registrations
 	handlers atomic.Pointer[handlers]
-	gid      atomic.Int64 // the dispatcher goroutine's id, once running
+	gid      atomic.Int64    // the dispatcher goroutine's id, once running
+	runCtx   context.Context // the dispatcher goroutine's context, read only there
 
 	mu      sync.Mutex // guards the fields below
 	started bool
@@ -144,6 +145,7 @@ func (d *Dispatcher) NextRetryDelay() time.Duration { return d.s.NextRetryDelay(
 // calls the handlers, until the stream stops.
 func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 	d.gid.Store(goid())
+	d.runCtx = ctx
 	d.s.iterMu.Lock()
 	defer d.s.iterMu.Unlock()
 	defer close(d.done)
@@ -160,14 +162,14 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 			d.deliverEvent(d.s.conn.ctx, ev)
 		case kindComment:
 			for _, fn := range d.handlers.Load().comment {
-				if d.s.halt.Load() {
+				if d.stopping() {
 					break
 				}
 				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.commentText()))
 			}
 		case kindStart:
 			for _, fn := range d.handlers.Load().start {
-				if d.s.halt.Load() {
+				if d.stopping() {
 					break
 				}
 				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.start))
@@ -195,11 +197,17 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 	}
 }
 
+// stopping reports whether Close, or the end of the dispatcher's context,
+// forbids further handler calls; a handler may have caused either.
+func (d *Dispatcher) stopping() bool {
+	return d.s.halt.Load() || d.runCtx.Err() != nil
+}
+
 // deliverEvent calls the event's handlers in registration order.
 func (d *Dispatcher) deliverEvent(ctx context.Context, ev Event) {
 	for _, h := range d.handlers.Load().events(ev.Type) {
-		if d.s.halt.Load() {
-			return // Close from a handler: no further handler runs
+		if d.stopping() {
+			return // Close or cancel from a handler: no further handler runs
 		}
 		d.report(ctx, callRoute(h, ctx, ev))
 	}
@@ -220,8 +228,8 @@ func (d *Dispatcher) deliverFault(ctx context.Context, f Fault) {
 		d.s.log.WithField("stack", string(pe.Stack)).WithError(f.Err).Error("sse: handler panicked")
 	}
 	for _, fn := range d.handlers.Load().fault {
-		if d.s.halt.Load() {
-			return // Close from a handler: no further handler runs
+		if d.stopping() {
+			return // Close or cancel from a handler: no further handler runs
 		}
 		if err := call(fn, ctx, f); err != nil {
 			pe := err.(*PanicError)
