@@ -557,3 +557,25 @@ func TestDispatcherHandlerContext(t *testing.T) {
 		}
 	})
 }
+
+// Cancelling the dispatcher's context stops it like Close: no handler runs
+// after the one that cancelled, even for events already read.
+func TestDispatcherCancelFromHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\ndata: b\n\ndata: c\n\n", open: -1}))
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var l callLog
+		d.OnEvent(func(_ context.Context, ev Event) {
+			l.add("%s", ev.Data)
+			if ev.Data == "a" {
+				cancel()
+			}
+		})
+		d.OnEvent(func(_ context.Context, ev Event) { l.add("second %s", ev.Data) })
+		d.Run(ctx)
+		if got := l.get(); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("calls: got %q; want only the handler that cancelled", got)
+		}
+	})
+}
