@@ -294,7 +294,7 @@ func (s *Stream) setLastEventID(id string) {
 // made on demand by s.commentText.
 func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 	for {
-		if s.halt.Load() {
+		if s.halt.Load() || isDone(ctx) {
 			return s.halted(), Event{}
 		}
 		switch s.state {
@@ -329,6 +329,18 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 		default:
 			return kindNone, Event{}
 		}
+	}
+}
+
+// isDone reports whether ctx is done. The halt flag alone misses a cancel
+// made in the loop body (AfterFunc sets it later, on another goroutine),
+// and then buffered events would still be handed out.
+func isDone(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
 	}
 }
 
