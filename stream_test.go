@@ -912,3 +912,26 @@ func TestStreamRangeAgainResetsStrategyCount(t *testing.T) {
 		}
 	})
 }
+
+// Cancelling the iteration's context from the loop body ends the iteration
+// there, even when more events are already buffered.
+func TestStreamCancelInLoopBody(t *testing.T) {
+	for range 20 { // the stop must not depend on goroutine scheduling
+		synctest.Test(t, func(t *testing.T) {
+			s := newScripted(t, script(scriptStep{body: "data: a\n\ndata: b\n\ndata: c\n\n", open: -1}))
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var got []string
+			for ev, err := range s.Events(ctx) {
+				got = append(got, ev.Data)
+				if err != nil {
+					t.Errorf("error: %v", err)
+				}
+				cancel()
+			}
+			if !slices.Equal(got, []string{"a"}) {
+				t.Errorf("events: got %q; want only a", got)
+			}
+		})
+	}
+}
