@@ -86,75 +86,65 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-func BenchmarkParser(b *testing.B) {
+// benchEachShape runs one sub-benchmark per shape; run reads the shape's
+// stream once through the level under test.
+func benchEachShape(b *testing.B, run func(sh benchShape)) {
 	for _, sh := range benchShapes() {
 		b.Run(sh.name, func(b *testing.B) {
 			b.SetBytes(int64(len(sh.stream)))
 			b.ReportAllocs()
-			var p parser
 			defer reportCPU(b)()
 			for b.Loop() {
-				p.reset(&chunkReader{sh.stream, sh.chunk}, 16<<20)
-				for {
-					if _, err := p.next(); err != nil {
-						break
-					}
-				}
+				run(sh)
 			}
 		})
 	}
+}
+
+// source replays the shape's stream, in its read size, on each connection.
+func (sh benchShape) source() Option {
+	return WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+		return io.NopCloser(&chunkReader{sh.stream, sh.chunk}), nil
+	}))
+}
+
+func BenchmarkParser(b *testing.B) {
+	var p parser
+	benchEachShape(b, func(sh benchShape) {
+		p.reset(&chunkReader{sh.stream, sh.chunk}, 16<<20)
+		for {
+			if _, err := p.next(); err != nil {
+				break
+			}
+		}
+	})
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	for _, sh := range benchShapes() {
-		b.Run(sh.name, func(b *testing.B) {
-			b.SetBytes(int64(len(sh.stream)))
-			b.ReportAllocs()
-			n := 0
-			defer reportCPU(b)()
-			for b.Loop() {
-				d := NewDecoder(&chunkReader{sh.stream, sh.chunk})
-				for d.Next() {
-					n += len(d.Data())
-				}
-			}
-		})
-	}
+	n := 0
+	benchEachShape(b, func(sh benchShape) {
+		d := NewDecoder(&chunkReader{sh.stream, sh.chunk})
+		for d.Next() {
+			n += len(d.Data())
+		}
+	})
 }
 
 func BenchmarkStreamEvents(b *testing.B) {
-	for _, sh := range benchShapes() {
-		b.Run(sh.name, func(b *testing.B) {
-			b.SetBytes(int64(len(sh.stream)))
-			b.ReportAllocs()
-			n := 0
-			defer reportCPU(b)()
-			for b.Loop() {
-				s, _ := NewStream("", WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
-					return io.NopCloser(&chunkReader{sh.stream, sh.chunk}), nil
-				})))
-				for range s.Events(context.Background()) {
-					n++
-				}
-			}
-		})
-	}
+	n := 0
+	benchEachShape(b, func(sh benchShape) {
+		s, _ := NewStream("", sh.source())
+		for range s.Events(context.Background()) {
+			n++
+		}
+	})
 }
 
 func BenchmarkDispatcher(b *testing.B) {
-	for _, sh := range benchShapes() {
-		b.Run(sh.name, func(b *testing.B) {
-			b.SetBytes(int64(len(sh.stream)))
-			b.ReportAllocs()
-			n := 0
-			defer reportCPU(b)()
-			for b.Loop() {
-				d, _ := New("", WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
-					return io.NopCloser(&chunkReader{sh.stream, sh.chunk}), nil
-				})))
-				d.OnEvent(func(_ context.Context, ev Event) { n += len(ev.Data) })
-				d.Run(context.Background())
-			}
-		})
-	}
+	n := 0
+	benchEachShape(b, func(sh benchShape) {
+		d, _ := New("", sh.source())
+		d.OnEvent(func(_ context.Context, ev Event) { n += len(ev.Data) })
+		d.Run(context.Background())
+	})
 }
