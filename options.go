@@ -107,12 +107,16 @@ func (c *config) validate() error {
 	return nil
 }
 
-func discardLogger() logrus.FieldLogger {
+// discard is the default logger, shared by every stream: it writes
+// nothing, and does not even format what is below a panic.
+var discard = func() logrus.FieldLogger {
 	l := logrus.New()
 	l.Out = io.Discard
-	l.Level = logrus.PanicLevel // nothing below a panic is even formatted
+	l.Level = logrus.PanicLevel
 	return l
-}
+}()
+
+func discardLogger() logrus.FieldLogger { return discard }
 
 // WithHTTPClient sets the client for HTTP requests. Default:
 // http.DefaultClient. A client with a Timeout is rejected by [New], because

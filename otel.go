@@ -100,8 +100,8 @@ type typeCount struct {
 	opts []metric.AddOption
 }
 
-// meteredReader flushes the pending counts before each read of a body and
-// counts the bytes read.
+// meteredReader flushes the pending counts before a read of a body once
+// there is something to report, and counts the bytes read.
 type meteredReader struct {
 	r   io.Reader
 	t   *telemetry
@@ -204,8 +204,16 @@ func (t *telemetry) meter(ctx context.Context, r io.Reader) io.Reader {
 	return &meteredReader{r: r, t: t, ctx: ctx}
 }
 
+// flushBytes is how many bytes may wait to be counted while no event or
+// comment does: a flush on every read would cost more than the read itself
+// when reads are tiny.
+const flushBytes = 4 << 10
+
 func (m *meteredReader) Read(b []byte) (int, error) {
-	m.t.flush(m.ctx) // what the last read brought has been handed out by now
+	// What the last read brought has been handed out by now.
+	if t := m.t; len(t.dirty) > 0 || t.pendingComments > 0 || t.pendingBytes >= flushBytes {
+		t.flush(m.ctx)
+	}
 	n, err := m.r.Read(b)
 	m.t.pendingBytes += int64(n)
 	return n, err

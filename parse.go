@@ -27,8 +27,8 @@ const (
 
 const (
 	bom            = "\xEF\xBB\xBF"
-	initialBufSize = 4 << 10
-	maxEmptyReads  = 100 // a Reader that keeps returning 0, nil is broken
+	initialBufSize = 2 << 10 // grows for long lines; small, since an idle stream holds it
+	maxEmptyReads  = 100     // a Reader that keeps returning 0, nil is broken
 )
 
 // parser reads lines from one connection and interprets their fields.
@@ -202,18 +202,21 @@ func (p *parser) endBlock() recKind {
 	return recEvent
 }
 
-// takeData hands the data buffer, with id appended, to the caller, who may
-// keep it for good: the parser will not write to it again. It declines (ok
-// false) when the buffer is much larger than its content, which would then
-// stay allocated for nothing.
-func (p *parser) takeData(id []byte) (b []byte, ok bool) {
+// takeData hands the event's data, with id appended, to the caller, who may
+// keep it for good: the parser will not write to it again. The buffer goes
+// as it is unless it has much more room than content (which would stay
+// allocated for nothing); then its content is copied to an exact size. The
+// next event gets a buffer sized after this one, so that its growth does not
+// leave that room again.
+func (p *parser) takeData(id []byte) []byte {
 	n := len(p.data) + len(id)
-	if cap(p.data) > n+n/4 {
-		return nil, false
+	b := p.data
+	if cap(b) > n+n/4 {
+		b = append(make([]byte, 0, n), p.data...)
 	}
-	b = append(p.data, id...)
-	p.data, p.dataHint = nil, n+n/8 // the next event is likely of a similar size
-	return b, true
+	b = append(b, id...)
+	p.data, p.dataHint = nil, n+n/8
+	return b
 }
 
 // parseRetry accepts only ASCII digits, as the spec requires. A value too

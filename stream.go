@@ -119,7 +119,6 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		log:         c.log.WithField("url", c.redactURL(url)),
 		delay:       retryDelay{b: c.backoff},
 		lastEventID: c.lastEventID,
-		types:       make(map[string]*eventType),
 	}
 	if !c.userBackoff {
 		s.delay.jitter = c.jitter
@@ -394,7 +393,7 @@ func (s *Stream) buildEvent() Event {
 // event keeps at most one block alive); large data takes over the parser's
 // buffer, which saves a copy; the rest gets an exactly sized string.
 const (
-	blockSize  = 1 << 10
+	blockSize  = 512
 	blockedMax = 128
 	handOffMin = 4 << 10
 )
@@ -418,9 +417,8 @@ func (s *Stream) ownedText(data, id []byte) string {
 		s.blockUsed = min(s.blockUsed+(n+7)&^7, len(s.block))
 		return unsafe.String(unsafe.SliceData(b), n)
 	case len(data) >= handOffMin:
-		if b, ok := s.p.takeData(id); ok {
-			return unsafe.String(unsafe.SliceData(b), len(b))
-		}
+		b := s.p.takeData(id)
+		return unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	var b strings.Builder
 	b.Grow(n)
@@ -439,6 +437,9 @@ func (s *Stream) eventType(b []byte) *eventType {
 	}
 	t, ok := s.types[string(b)]
 	if !ok {
+		if s.types == nil {
+			s.types = make(map[string]*eventType) // not before the first event: idle streams stay small
+		}
 		name := string(b)
 		t = s.tel.eventType(name, len(s.types) < maxInternedTypes)
 		if len(s.types) < maxInternedTypes {
