@@ -59,6 +59,7 @@ func (a *Adapter) Want(sh *Shape) Result {
 // Adapters returns every implementation that reads from memory.
 func Adapters() []*Adapter {
 	return []*Adapter{
+		{"ours-decoder", Ours, oursDecoder},
 		{"ours-stream", Ours, oursStream},
 		{"ours-dispatch", Ours, oursDispatch},
 		{"tmaxmax-read", Parser, tmaxRead},
@@ -90,6 +91,19 @@ func onceSource(r io.ReadCloser) sse.Source {
 		r = nil
 		return body, nil
 	})
+}
+
+// oursDecoder is the library's zero-copy level: Data is used as handed out,
+// as openai-decoder's is.
+func oursDecoder(_ context.Context, _ *Shape, r io.ReadCloser) (Result, error) {
+	defer r.Close()
+	d := sse.NewDecoder(r)
+	var res Result
+	for d.Next() {
+		res.Events++
+		res.DataLen += int64(len(d.Data()))
+	}
+	return res, d.Err()
 }
 
 func oursStream(ctx context.Context, _ *Shape, r io.ReadCloser) (Result, error) {

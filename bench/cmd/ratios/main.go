@@ -154,12 +154,13 @@ func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) 
 	fmt.Fprintf(w, "From memory (MB/s, %s of samples; targets: stream >= 2x fastest peer, >= 1x on 1-byte reads;\n", *stat)
 	fmt.Fprintln(w, "dispatch >= 2x fastest peer client; <= 1 alloc per small event (each stream's setup is spread")
 	fmt.Fprintln(w, "over its events: 2% slack); large events >= 0.5x ReadSlice)")
-	fmt.Fprintln(tw, "shape\tstream\tallocs/ev\tdispatch\tfastest peer\tMB/s\tstream/peer\t\tfastest client\tMB/s\tdispatch/client\t\treadslice\tstream/readslice\tindexbyte\tstream/indexbyte\t")
+	fmt.Fprintln(tw, "shape\tdecoder\tstream\tallocs/ev\tdispatch\tfastest peer\tMB/s\tdecoder/peer\tstream/peer\t\tfastest client\tMB/s\tdispatch/client\t\treadslice\tdecoder/readslice\tstream/readslice\tindexbyte\tstream/indexbyte\t")
 	for _, sh := range shapes {
 		if _, ok := samples[key{"Decode", sh, "ours-stream"}]; !ok {
 			continue
 		}
 		st, ds := fig(sh, "ours-stream", "MB/s"), fig(sh, "ours-dispatch", "MB/s")
+		dec := fig(sh, "ours-decoder", "MB/s") // the zero-copy level
 		allocs := fig(sh, "ours-stream", "allocs/event")
 		peer, pv := fastest(samples, "Decode", sh, "MB/s", isPeer)
 		client, cv := fastest(samples, "Decode", sh, "MB/s", isClient)
@@ -176,9 +177,9 @@ func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) 
 		if !slices.Contains(smallShapes, sh) {
 			rsMark += " " + verdict(st, rs, 0.5)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%.0f\t%s\t\n",
-			sh, st, allocMark, ds, peer, pv, ratio(st, pv), verdict(st, pv, peerTarget),
-			client, cv, ratio(ds, cv), verdict(ds, cv, 2), rs, rsMark, ib, ratio(st, ib))
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t\n",
+			sh, dec, st, allocMark, ds, peer, pv, ratio(dec, pv), ratio(st, pv), verdict(st, pv, peerTarget),
+			client, cv, ratio(ds, cv), verdict(ds, cv, 2), rs, ratio(dec, rs), rsMark, ib, ratio(st, ib))
 	}
 	tw.Flush()
 }
