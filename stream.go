@@ -229,8 +229,10 @@ func (s *Stream) Close() error {
 // and reconnects after the usual retry delay; during a retry delay, or
 // while the Fault before one is delivered (as from an OnFault handler), it
 // reconnects at once. The Fault it causes carries [ErrInterrupted], and the
-// error strategy is not consulted. Events already received are still
-// delivered. It is safe to call from any goroutine, handlers included.
+// error strategy is not consulted. Complete events the stream has already
+// read from the connection are still delivered; bytes still on their way
+// are dropped with it. It is safe to call from any goroutine, handlers
+// included.
 func (s *Stream) Interrupt() {
 	s.mu.Lock()
 	stop := s.stop
