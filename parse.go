@@ -67,9 +67,10 @@ type parser struct {
 	lastID   []byte
 	flush    bool // the last record was an event: clear the block first
 
-	comment []byte        // the text of the last comment
-	retry   time.Duration // the value of the last retry field
-	scratch []byte        // spare buffer for UTF-8 repair
+	comment    []byte        // the text of the last comment, valid until the next call
+	commentBuf []byte        // holds comment when it needed repair
+	retry      time.Duration // the value of the last retry field
+	scratch    []byte        // spare buffer for UTF-8 repair
 }
 
 // reset starts a new connection on r. The last event ID survives; the
@@ -114,7 +115,7 @@ func (p *parser) next() (recKind, error) {
 		}
 		switch line[0] {
 		case ':':
-			p.comment = p.appendText(p.comment[:0], line[1:])
+			p.comment = p.text(&p.commentBuf, line[1:])
 			return recComment, nil
 		case 'd':
 			if value, ok := cutField(line, "data"); ok {
@@ -474,6 +475,17 @@ func partialRune(b []byte) int {
 		}
 	}
 	return 0
+}
+
+// text returns a comment from the current line: the line itself when it is
+// known to be valid UTF-8 (it stays valid until the next read), or a
+// repaired copy in *buf.
+func (p *parser) text(buf *[]byte, src []byte) []byte {
+	if p.clean {
+		return src
+	}
+	*buf = appendValidUTF8((*buf)[:0], src)
+	return *buf
 }
 
 // appendText appends a field value or comment from the current line,
