@@ -111,6 +111,11 @@ func oursStream(ctx context.Context, _ *Shape, r io.ReadCloser) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	return rangeStream(ctx, s)
+}
+
+// rangeStream reads a Stream's events to the end and closes it.
+func rangeStream(ctx context.Context, s *sse.Stream) (Result, error) {
 	defer s.Close()
 	var res Result
 	for ev, err := range s.Events(ctx) {

@@ -66,16 +66,7 @@ func oursStreamHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string)
 	if err != nil {
 		return Result{}, err
 	}
-	defer s.Close()
-	var res Result
-	for ev, err := range s.Events(ctx) {
-		if err != nil {
-			return res, err
-		}
-		res.Events++
-		res.DataLen += int64(len(ev.Data))
-	}
-	return res, nil
+	return rangeStream(ctx, s)
 }
 
 func oursDispatchHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
