@@ -59,16 +59,12 @@ func newHTTPSource(rawURL string, c *config) (*httpSource, error) {
 		url:         rawURL,
 		method:      c.method,
 		body:        c.body,
-		header:      c.header.Clone(),
 		client:      client,
 		hook:        c.requestHook,
 		propagators: c.propagators,
 	}
-	if h.header.Get("Accept") == "" {
-		h.header.Set("Accept", "text/event-stream")
-	}
-	if h.header.Get("Cache-Control") == "" {
-		h.header.Set("Cache-Control", "no-cache")
+	if len(c.header) > 0 {
+		h.header = c.header.Clone() // nil otherwise: an idle stream keeps no map
 	}
 	return h, nil
 }
@@ -94,7 +90,18 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 	if err != nil {
 		return nil, err
 	}
+	// The defaults are added per request, so that an idle stream keeps no
+	// header map when the caller set none.
 	req.Header = h.header.Clone()
+	if req.Header == nil {
+		req.Header = make(http.Header, 4)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	if req.Header.Get("Cache-Control") == "" {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}

@@ -225,7 +225,7 @@ func (d *Dispatcher) report(ctx context.Context, err error) {
 func (d *Dispatcher) deliverFault(ctx context.Context, f Fault) {
 	var pe *PanicError
 	if errors.As(f.Err, &pe) {
-		d.s.log.WithField("stack", string(pe.Stack)).WithError(f.Err).Error("sse: handler panicked")
+		d.s.logger().WithField("stack", string(pe.Stack)).WithError(f.Err).Error("sse: handler panicked")
 	}
 	for _, fn := range d.handlers.Load().fault {
 		if d.stopping() {
@@ -233,7 +233,7 @@ func (d *Dispatcher) deliverFault(ctx context.Context, f Fault) {
 		}
 		if err := call(fn, ctx, f); err != nil {
 			pe := err.(*PanicError)
-			d.s.log.WithField("stack", string(pe.Stack)).WithError(err).Error("sse: OnFault handler panicked")
+			d.s.logger().WithField("stack", string(pe.Stack)).WithError(err).Error("sse: OnFault handler panicked")
 		}
 	}
 }

@@ -145,8 +145,6 @@ func newTelemetry(c *config, rawURL string) *telemetry {
 	t.duration, _ = m.Float64Histogram(metricDuration, metric.WithUnit("s"),
 		metric.WithDescription("How long connections stayed open, from the response to their end."),
 		metric.WithExplicitBucketBoundaries(durationBounds...))
-	t.other = t.typeCount("_OTHER")
-	t.spare.count = t.other
 	return t
 }
 
@@ -160,6 +158,10 @@ func (t *telemetry) typeCount(name string) *typeCount {
 // one reused eventType: the stream reads its name at once and keeps none.
 func (t *telemetry) eventType(name string, interned bool) *eventType {
 	if !interned {
+		if t.other == nil { // made when first needed: most streams never need it
+			t.other = t.typeCount("_OTHER")
+			t.spare.count = t.other
+		}
 		t.spare.name = name
 		return &t.spare
 	}

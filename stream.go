@@ -23,12 +23,19 @@ import (
 // One goroutine at a time may range over a Stream. Close, Interrupt,
 // LastEventID and NextRetryDelay may be called from any goroutine.
 type Stream struct {
-	url   string // names the stream in logs and traces
-	cfg   *config
-	src   Source
-	tel   *telemetry
-	log   logrus.FieldLogger
-	delay retryDelay
+	url    string // names the stream in logs and traces
+	src    Source
+	tel    *telemetry
+	log    logrus.FieldLogger // the configured logger; see logger
+	logURL string             // the URL as logs show it
+	delay  retryDelay
+
+	// What the stream keeps of its configuration; the rest of it lives in
+	// the Source and the telemetry, or was only needed to build them.
+	readTimeout   time.Duration
+	maxEventSize  int
+	resetAfter    time.Duration
+	errorStrategy ErrorStrategy
 
 	halt   atomic.Bool // Close, or the iteration's context is done
 	iterMu sync.Mutex  // held by the goroutine advancing the stream
@@ -112,13 +119,17 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		src = h
 	}
 	s := &Stream{
-		url:         url,
-		cfg:         c,
-		src:         src,
-		tel:         newTelemetry(c, url),
-		log:         c.log.WithField("url", c.redactURL(url)),
-		delay:       retryDelay{b: c.backoff},
-		lastEventID: c.lastEventID,
+		url:           url,
+		src:           src,
+		readTimeout:   c.readTimeout,
+		maxEventSize:  c.maxEventSize,
+		resetAfter:    c.resetAfter,
+		errorStrategy: c.errorStrategy,
+		tel:           newTelemetry(c, url),
+		log:           c.log,
+		logURL:        c.redactURL(url),
+		delay:         retryDelay{b: c.backoff},
+		lastEventID:   c.lastEventID,
 	}
 	if !c.userBackoff {
 		s.delay.jitter = c.jitter
@@ -287,6 +298,12 @@ func (s *Stream) setLastEventID(id string) {
 	s.mu.Lock()
 	s.lastEventID = id
 	s.mu.Unlock()
+}
+
+// logger returns the logger with the stream's URL as a field. The entry is
+// made when something is logged (rarely) rather than kept by every stream.
+func (s *Stream) logger() logrus.FieldLogger {
+	return s.log.WithField("url", s.logURL)
 }
 
 // next advances the stream to its next action and returns its kind; the
@@ -464,10 +481,10 @@ func (s *Stream) connect(ctx context.Context) error {
 	lastID := s.lastEventID
 	cctx, span := s.tel.startAttempt(cctx, s.attempts, lastID, s.wait)
 	s.conn = conn{ctx: cctx, cancel: cancel, span: span}
-	if d := s.cfg.readTimeout; d > 0 {
+	if d := s.readTimeout; d > 0 {
 		s.conn.timer = time.AfterFunc(d, func() { cancel(&TimeoutError{After: d}) })
 	}
-	s.log.WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": lastID}).Debug("sse: connecting")
+	s.logger().WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": lastID}).Debug("sse: connecting")
 	body, err := s.src.Open(cctx, lastID)
 	if err != nil {
 		return err
@@ -478,12 +495,12 @@ func (s *Stream) connect(ctx context.Context) error {
 	var r io.Reader = body
 	if s.conn.timer != nil {
 		s.conn.timer.Stop() // from now on it runs only while a Read waits
-		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.cfg.readTimeout}
+		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
-	s.p.reset(s.tel.meter(cctx, r), s.cfg.maxEventSize)
+	s.p.reset(s.tel.meter(cctx, r), s.maxEventSize)
 	s.failures = 0
 	s.start = Start{Attempt: s.attempts}
-	s.log.WithField("attempt", s.attempts).Info("sse: connected")
+	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
 	return nil
 }
 
@@ -534,7 +551,7 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 	s.conn.ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(s.conn.ctx))
 
 	now := time.Now()
-	if !opened.IsZero() && now.Sub(opened) >= s.cfg.resetAfter {
+	if !opened.IsZero() && now.Sub(opened) >= s.resetAfter {
 		s.delay.reset()
 	}
 	s.failures++
@@ -548,7 +565,7 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 	case errors.As(err, &statusErr) && statusErr.Code == 204:
 		retry = false // the server asks the client to stop
 	default:
-		retry = s.cfg.errorStrategy(err, s.failures, now.Sub(s.firstFailure))
+		retry = s.errorStrategy(err, s.failures, now.Sub(s.firstFailure))
 	}
 	var d time.Duration
 	if retry {
@@ -561,7 +578,7 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 	s.wait = d
 	s.state = stateWait
 	s.tel.reconnect(s.conn.ctx, err, retry)
-	log := s.log.WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": s.lastEventID})
+	log := s.logger().WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": s.lastEventID})
 	if err != nil {
 		log = log.WithError(err)
 	}
