@@ -277,19 +277,25 @@ func (p *parser) line() ([]byte, error) {
 // may look at again.
 func (p *parser) terminator() int {
 	start, end := p.start, p.end
-	// Most lines are short: test their first bytes for both at once, which
-	// costs less than two calls to bytes.IndexByte.
-	to := min(end, start+shortScan)
-	if i := shortTerminator(p.buf[start:to]); i >= 0 {
-		return start + i
-	}
-	if to == end {
-		return -1
+	from := start // no terminator comes before from
+	if p.lfTo <= start || p.crTo <= start {
+		// Most lines are short: test the first bytes of a line not yet
+		// scanned for both at once, which costs less than two calls to
+		// bytes.IndexByte.
+		to := min(end, start+shortScan)
+		if i := shortTerminator(p.buf[start:to]); i >= 0 {
+			return start + i
+		}
+		if to == end {
+			p.lfTo, p.crTo = max(p.lfTo, end), max(p.crTo, end)
+			return -1
+		}
+		from = to
 	}
 	if p.lf < start && p.cr < start {
-		// No terminator before from. If only a few bytes follow (tiny
-		// reads), test them the same way instead of searching.
-		if from := max(min(p.lfTo, p.crTo), to); end-from <= shortScan {
+		// If only a few bytes follow (tiny reads), test them the same way
+		// instead of searching.
+		if from = max(min(p.lfTo, p.crTo), from); end-from <= shortScan {
 			if i := shortTerminator(p.buf[from:end]); i >= 0 {
 				p.lfTo, p.crTo = max(p.lfTo, from+i), max(p.crTo, from+i)
 				return from + i
