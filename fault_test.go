@@ -98,14 +98,28 @@ func faultText(f sse.Fault) string {
 	return fmt.Sprintf("fault %s final=%v delay=%v", what, f.Final, f.RetryDelay)
 }
 
+// actionText describes one action for exact comparisons; the fault and
+// fuzz tests share it.
+func actionText(a sse.Action) string {
+	switch a := a.(type) {
+	case sse.Start:
+		return fmt.Sprintf("start %d", a.Attempt)
+	case sse.Event:
+		return fmt.Sprintf("event %s id=%q last=%q %q", a.Type, a.ID, a.LastEventID, a.Data)
+	case sse.Comment:
+		return fmt.Sprintf("comment %q", a.Text)
+	case sse.Fault:
+		return faultText(a)
+	}
+	return fmt.Sprintf("unknown action %T", a)
+}
+
 // record registers handlers that write every action to l.
 func (l *faultLog) record(d *sse.Dispatcher) {
-	d.OnStart(func(_ context.Context, s sse.Start) { l.add("start %d", s.Attempt) })
-	d.OnEvent(func(_ context.Context, ev sse.Event) {
-		l.add("event %s id=%q last=%q %q", ev.Type, ev.ID, ev.LastEventID, ev.Data)
-	})
-	d.OnComment(func(_ context.Context, c sse.Comment) { l.add("comment %q", c.Text) })
-	d.OnFault(func(_ context.Context, f sse.Fault) { l.add("%s", faultText(f)) })
+	d.OnStart(func(_ context.Context, s sse.Start) { l.add("%s", actionText(s)) })
+	d.OnEvent(func(_ context.Context, ev sse.Event) { l.add("%s", actionText(ev)) })
+	d.OnComment(func(_ context.Context, c sse.Comment) { l.add("%s", actionText(c)) })
+	d.OnFault(func(_ context.Context, f sse.Fault) { l.add("%s", actionText(f)) })
 }
 
 // faultActions ranges over s until its first Fault and describes every
@@ -114,15 +128,9 @@ func faultActions(t testing.TB, s *sse.Stream) []string {
 	t.Helper()
 	var out []string
 	for a := range s.All(context.Background()) {
-		switch a := a.(type) {
-		case sse.Start:
-			out = append(out, fmt.Sprintf("start %d", a.Attempt))
-		case sse.Event:
-			out = append(out, fmt.Sprintf("event %s id=%q last=%q %q", a.Type, a.ID, a.LastEventID, a.Data))
-		case sse.Comment:
-			out = append(out, fmt.Sprintf("comment %q", a.Text))
-		case sse.Fault:
-			return append(out, faultText(a))
+		out = append(out, actionText(a))
+		if _, ok := a.(sse.Fault); ok {
+			return out
 		}
 	}
 	return out

@@ -137,16 +137,7 @@ func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 	}
 	var out []string
 	for _, a := range actions {
-		switch a := a.(type) {
-		case sse.Start:
-			out = append(out, fmt.Sprintf("start %d", a.Attempt))
-		case sse.Event:
-			out = append(out, fmt.Sprintf("event %s id=%q last=%q %q", a.Type, a.ID, a.LastEventID, a.Data))
-		case sse.Comment:
-			out = append(out, fmt.Sprintf("comment %q", a.Text))
-		case sse.Fault:
-			out = append(out, faultText(a))
-		}
+		out = append(out, actionText(a))
 	}
 	return out
 }
