@@ -133,12 +133,17 @@ func oursDispatch(ctx context.Context, _ *Shape, r io.ReadCloser) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
+	return runDispatcher(ctx, d)
+}
+
+// runDispatcher counts a Dispatcher's events with one handler until it stops.
+func runDispatcher(ctx context.Context, d *sse.Dispatcher) (Result, error) {
 	var res Result
 	d.OnEvent(func(_ context.Context, ev sse.Event) {
 		res.Events++
 		res.DataLen += int64(len(ev.Data))
 	})
-	err = d.Run(ctx)
+	err := d.Run(ctx)
 	return res, err
 }
 

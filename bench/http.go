@@ -74,13 +74,7 @@ func oursDispatchHTTP(ctx context.Context, sh *Shape, hc *http.Client, url strin
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
-	d.OnEvent(func(_ context.Context, ev sse.Event) {
-		res.Events++
-		res.DataLen += int64(len(ev.Data))
-	})
-	err = d.Run(ctx)
-	return res, err
+	return runDispatcher(ctx, d)
 }
 
 func get(ctx context.Context, hc *http.Client, url string) (*http.Response, error) {
