@@ -161,30 +161,20 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 		case kindEvent:
 			d.deliverEvent(d.s.conn.ctx, ev)
 		case kindComment:
-			for _, fn := range d.handlers.Load().comment {
-				if d.stopping() {
-					break
-				}
-				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.commentText()))
+			if hs := d.handlers.Load().comment; len(hs) > 0 {
+				deliver(d, hs, d.s.conn.ctx, d.s.commentText())
 			}
 		case kindStart:
-			for _, fn := range d.handlers.Load().start {
-				if d.stopping() {
-					break
-				}
-				d.report(d.s.conn.ctx, call(fn, d.s.conn.ctx, d.s.start))
-			}
+			deliver(d, d.handlers.Load().start, d.s.conn.ctx, d.s.start)
 			started(nil) // after the handlers: what they wrote is visible to Start's caller
 		case kindFault:
 			f := d.s.fault
+			d.deliverFault(d.s.conn.ctx, f)
 			if f.Final {
 				d.mu.Lock()
 				d.err = f.Err
 				d.mu.Unlock()
-			}
-			d.deliverFault(d.s.conn.ctx, f)
-			if f.Final {
-				started(f.Err)
+				started(f.Err) // after the handlers, as for kindStart
 			}
 		default:
 			err := context.Cause(ctx)
@@ -201,6 +191,17 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 // forbids further handler calls; a handler may have caused either.
 func (d *Dispatcher) stopping() bool {
 	return d.s.halt.Load() || d.runCtx.Err() != nil
+}
+
+// deliver calls comment or start handlers in registration order; a failed
+// one becomes a Fault.
+func deliver[A any](d *Dispatcher, hs []func(context.Context, A), ctx context.Context, a A) {
+	for _, fn := range hs {
+		if d.stopping() {
+			return // Close or cancel from a handler: no further handler runs
+		}
+		d.report(ctx, call(fn, ctx, a))
+	}
 }
 
 // deliverEvent calls the event's handlers in registration order.
