@@ -55,10 +55,12 @@ var durationBounds = []float64{0.1, 1, 5, 30, 60, 300, 900, 1800, 3600, 7200, 14
 // goroutine touches it after New.
 //
 // The event path only bumps plain counters: they reach the instruments
-// before every read of the body (so metrics are current whenever the stream
-// waits for bytes, and bytes are counted as they arrive on streams that live
-// for days) and when the connection ends. That is one flush per read
-// instead of a metric call per event, whatever the SDK does per call.
+// before a read of the body once an event or comment is pending or 4 KiB
+// arrived uncounted (so metrics are current whenever the stream waits for
+// bytes, and bytes are counted as they arrive on streams that live for
+// days), and when the connection ends. The parser runs the flush (see
+// parser.beforeRead), so the event path makes no metric call per event,
+// whatever the SDK does per call.
 type telemetry struct {
 	tracer      trace.Tracer
 	spanName    string
@@ -78,7 +80,7 @@ type telemetry struct {
 
 	dirty           []*typeCount // event types with a count not yet added
 	pendingComments int64
-	pendingBytes    int64
+	countedBytes    int64 // of the current attempt's, added to the counter
 }
 
 // attemptStats is what one connection received.
@@ -98,14 +100,6 @@ type eventType struct {
 type typeCount struct {
 	n    int64
 	opts []metric.AddOption
-}
-
-// meteredReader flushes the pending counts before a read of a body once
-// there is something to report, and counts the bytes read.
-type meteredReader struct {
-	r   io.Reader
-	t   *telemetry
-	ctx context.Context // the connection's, so exemplars point at its span
 }
 
 func newTelemetry(c *config, rawURL string) *telemetry {
@@ -182,8 +176,10 @@ func (t *telemetry) comment(context.Context) {
 	t.pendingComments++
 }
 
-// flush adds the pending counts to the instruments.
-func (t *telemetry) flush(ctx context.Context) {
+// flush adds the pending counts to the instruments; read is the bytes the
+// current attempt has read so far. ctx is the attempt's, so that exemplars
+// point at its span.
+func (t *telemetry) flush(ctx context.Context, read int64) {
 	for _, c := range t.dirty {
 		t.events.Add(ctx, c.n, c.opts...)
 		c.n = 0
@@ -194,31 +190,10 @@ func (t *telemetry) flush(ctx context.Context) {
 		t.comments.Add(ctx, t.pendingComments, t.addOpts...)
 		t.pendingComments = 0
 	}
-	if t.pendingBytes > 0 {
-		t.bytes.Add(ctx, t.pendingBytes, t.addOpts...)
-		t.pendingBytes = 0
+	if read > t.countedBytes {
+		t.bytes.Add(ctx, read-t.countedBytes, t.addOpts...)
+		t.countedBytes = read
 	}
-}
-
-// meter wraps the body of the connection whose context is ctx, so that the
-// metrics see what it receives as it arrives.
-func (t *telemetry) meter(ctx context.Context, r io.Reader) io.Reader {
-	return &meteredReader{r: r, t: t, ctx: ctx}
-}
-
-// flushBytes is how many bytes may wait to be counted while no event or
-// comment does: a flush on every read would cost more than the read itself
-// when reads are tiny.
-const flushBytes = 4 << 10
-
-func (m *meteredReader) Read(b []byte) (int, error) {
-	// What the last read brought has been handed out by now.
-	if t := m.t; len(t.dirty) > 0 || t.pendingComments > 0 || t.pendingBytes >= flushBytes {
-		t.flush(m.ctx)
-	}
-	n, err := m.r.Read(b)
-	m.t.pendingBytes += int64(n)
-	return n, err
 }
 
 // reconnect counts a scheduled reconnection by the reason for it.
@@ -249,7 +224,8 @@ func recordStatus(ctx context.Context, code int) {
 // of the stream (err nil) and a 204, the server's way of saying stop, are
 // not errors.
 func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time.Time, st attemptStats, err error, requested bool) {
-	t.flush(ctx)
+	t.flush(ctx, st.bytes)
+	t.countedBytes = 0 // the next attempt counts from its own start
 	if !opened.IsZero() {
 		t.duration.Record(ctx, time.Since(opened).Seconds(), t.recordOpts...)
 	}

@@ -29,6 +29,7 @@ const (
 	bom            = "\xEF\xBB\xBF"
 	initialBufSize = 2 << 10 // grows for long lines; small, since an idle stream holds it
 	maxEmptyReads  = 100     // a Reader that keeps returning 0, nil is broken
+	hookBytes      = 4 << 10 // see parser.beforeRead
 )
 
 // parser reads lines from one connection and interprets their fields.
@@ -53,6 +54,14 @@ type parser struct {
 	bomDone      bool
 	err          error // the Reader's error, returned once the buffer is empty
 	n            int64 // bytes read on this connection
+
+	// beforeRead, if set, runs before a Read once due is set or hookBytes
+	// more bytes have arrived since it last ran, and is given the bytes read
+	// so far. The stream flushes its metrics there: a check here costs less
+	// than a wrapper whose Read every Read goes through.
+	beforeRead func(read int64)
+	due        bool
+	dueAt      int64
 
 	// The block being built. id is the spec's "last event ID buffer";
 	// lastID is its value when the last block ended.
@@ -80,6 +89,7 @@ func (p *parser) reset(r io.Reader, max int) {
 		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
 	}
 	p.r, p.max, p.err, p.n = r, max, nil, 0
+	p.due, p.dueAt = false, hookBytes
 	p.buf = p.buf[:cap(p.buf)]
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
 	p.valid, p.badTo = 0, 0
@@ -380,6 +390,10 @@ func (p *parser) fill() error {
 		grown := make([]byte, min(2*len(p.buf), p.max+1))
 		copy(grown, p.buf[:p.end])
 		p.buf = grown
+	}
+	if p.beforeRead != nil && (p.due || p.n >= p.dueAt) {
+		p.due, p.dueAt = false, p.n+hookBytes
+		p.beforeRead(p.n)
 	}
 	for range maxEmptyReads {
 		n, err := p.r.Read(p.buf[p.end:])

@@ -135,6 +135,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		s.delay.jitter = c.jitter
 	}
 	s.p.lastID = []byte(c.lastEventID)
+	s.p.beforeRead = func(read int64) { s.tel.flush(s.conn.ctx, read) }
 	return s, nil
 }
 
@@ -335,6 +336,7 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 			case recComment:
 				s.conn.stats.comments++
 				s.tel.comment(s.conn.ctx)
+				s.p.due = true
 				return kindComment, Event{}
 			case recRetry:
 				s.delay.setBase(s.p.retry)
@@ -391,6 +393,7 @@ func (s *Stream) buildEvent() Event {
 	t := s.eventType(p.typ)
 	s.conn.stats.events++
 	s.tel.event(s.conn.ctx, t)
+	s.p.due = true
 	ev := Event{Type: t.name}
 	if p.idSet {
 		n := len(p.data) // ownedText may take p.data away
@@ -497,7 +500,7 @@ func (s *Stream) connect(ctx context.Context) error {
 		s.conn.timer.Stop() // from now on it runs only while a Read waits
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
-	s.p.reset(s.tel.meter(cctx, r), s.maxEventSize)
+	s.p.reset(r, s.maxEventSize)
 	s.failures = 0
 	s.start = Start{Attempt: s.attempts}
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
