@@ -306,6 +306,9 @@ func (p *parser) terminator() int {
 		// If only a few bytes follow (tiny reads), test them the same way
 		// instead of searching.
 		if from = max(min(p.lfTo, p.crTo), from); end-from <= shortScan {
+			if from == end {
+				return -1 // scanned already (see scanTiny)
+			}
 			if i := shortTerminator(p.buf[from:end]); i >= 0 {
 				p.lfTo, p.crTo = max(p.lfTo, from+i), max(p.crTo, from+i)
 				return from + i
@@ -406,7 +409,9 @@ func (p *parser) fill() error {
 			if !p.bomDone {
 				p.skipBOM()
 			}
-			p.checkUTF8()
+			if from := p.end - n; n > shortScan || from < p.start || !p.scanTiny(from) {
+				p.checkUTF8()
+			}
 			return nil
 		}
 		if err != nil {
@@ -415,6 +420,42 @@ func (p *parser) fill() error {
 	}
 	p.err = io.ErrNoProgress
 	return p.err
+}
+
+// scanTiny does for the bytes of a tiny read, buf[from:end], what
+// checkUTF8 and terminator would do, in one pass: it checks that they are
+// ASCII and finds the first CR or LF. A server that trickles bytes makes a
+// read per byte, and then these calls cost more than the bytes. It applies
+// only when everything before from is known valid and free of terminators;
+// otherwise, or for a byte that is not ASCII, it returns false having
+// changed nothing.
+func (p *parser) scanTiny(from int) bool {
+	if p.valid != from || p.lfTo != from || p.crTo != from || p.lf >= p.start || p.cr >= p.start {
+		return false
+	}
+	term := -1
+	for i, c := range p.buf[from:p.end] {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if term < 0 && (c == '\n' || c == '\r') {
+			term = from + i
+		}
+	}
+	p.valid = p.end
+	if term < 0 {
+		p.lfTo, p.crTo = p.end, p.end
+		return true
+	}
+	// Both searches have covered the bytes up to term; the one that found
+	// it records where.
+	p.lfTo, p.crTo = term+1, term+1
+	if p.buf[term] == '\n' {
+		p.lf = term
+	} else {
+		p.cr = term
+	}
+	return true
 }
 
 // skipBOM drops a byte order mark at the start of the stream. While the
