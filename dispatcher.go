@@ -157,6 +157,9 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 		}
 	}
 	for {
+		// Without comment handlers the parser need not hand comments up. One
+		// registered during a call of next gets the comments of later calls.
+		d.s.p.skipComments = len(d.handlers.Load().comment) == 0
 		switch k, ev := d.s.next(ctx); k {
 		case kindEvent:
 			d.deliverEvent(d.s.conn.ctx, ev)

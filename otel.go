@@ -79,8 +79,9 @@ type telemetry struct {
 	spare eventType  // handed out for event types past maxInternedTypes
 
 	dirty           []*typeCount // event types with a count not yet added
-	pendingComments int64
-	countedBytes    int64 // of the current attempt's, added to the counter
+	// Of the current attempt's comments and bytes, how many have been added.
+	countedComments int64
+	countedBytes    int64
 }
 
 // attemptStats is what one connection received.
@@ -171,24 +172,19 @@ func (t *telemetry) event(_ context.Context, et *eventType) {
 	c.n++
 }
 
-// comment counts a comment line.
-func (t *telemetry) comment(context.Context) {
-	t.pendingComments++
-}
-
-// flush adds the pending counts to the instruments; read is the bytes the
-// current attempt has read so far. ctx is the attempt's, so that exemplars
-// point at its span.
-func (t *telemetry) flush(ctx context.Context, read int64) {
+// flush adds the pending counts to the instruments; read and comments are
+// what the current attempt has received so far. ctx is the attempt's, so
+// that exemplars point at its span.
+func (t *telemetry) flush(ctx context.Context, read, comments int64) {
 	for _, c := range t.dirty {
 		t.events.Add(ctx, c.n, c.opts...)
 		c.n = 0
 	}
 	clear(t.dirty)
 	t.dirty = t.dirty[:0]
-	if t.pendingComments > 0 {
-		t.comments.Add(ctx, t.pendingComments, t.addOpts...)
-		t.pendingComments = 0
+	if comments > t.countedComments {
+		t.comments.Add(ctx, comments-t.countedComments, t.addOpts...)
+		t.countedComments = comments
 	}
 	if read > t.countedBytes {
 		t.bytes.Add(ctx, read-t.countedBytes, t.addOpts...)
@@ -224,8 +220,8 @@ func recordStatus(ctx context.Context, code int) {
 // of the stream (err nil) and a 204, the server's way of saying stop, are
 // not errors.
 func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time.Time, st attemptStats, err error, requested bool) {
-	t.flush(ctx, st.bytes)
-	t.countedBytes = 0 // the next attempt counts from its own start
+	t.flush(ctx, st.bytes, st.comments)
+	t.countedBytes, t.countedComments = 0, 0 // the next attempt counts from its own start
 	if !opened.IsZero() {
 		t.duration.Record(ctx, time.Since(opened).Seconds(), t.recordOpts...)
 	}

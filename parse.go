@@ -63,6 +63,11 @@ type parser struct {
 	due        bool
 	dueAt      int64
 
+	// skipComments drops comment lines instead of returning them (they are
+	// still counted): a caller that wants none saves a round trip per line.
+	skipComments bool
+	comments     int64 // comment lines read on this connection
+
 	// The block being built. id is the spec's "last event ID buffer";
 	// lastID is its value when the last block ended.
 	typ     []byte
@@ -88,7 +93,7 @@ func (p *parser) reset(r io.Reader, max int) {
 	if size := min(initialBufSize, max+1); cap(p.buf) != size {
 		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
 	}
-	p.r, p.max, p.err, p.n = r, max, nil, 0
+	p.r, p.max, p.err, p.n, p.comments = r, max, nil, 0, 0
 	p.due, p.dueAt = false, hookBytes
 	p.buf = p.buf[:cap(p.buf)]
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
@@ -125,6 +130,11 @@ func (p *parser) next() (recKind, error) {
 		}
 		switch line[0] {
 		case ':':
+			p.comments++
+			p.due = true
+			if p.skipComments {
+				continue
+			}
 			p.comment = p.text(&p.commentBuf, line[1:])
 			return recComment, nil
 		case 'd':

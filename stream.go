@@ -135,7 +135,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		s.delay.jitter = c.jitter
 	}
 	s.p.lastID = []byte(c.lastEventID)
-	s.p.beforeRead = func(read int64) { s.tel.flush(s.conn.ctx, read) }
+	s.p.beforeRead = func(read int64) { s.tel.flush(s.conn.ctx, read, s.p.comments) }
 	return s, nil
 }
 
@@ -149,6 +149,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 	return func(yield func(Action) bool) {
 		defer s.begin(ctx)()
+		s.p.skipComments = false
 		for {
 			var a Action
 			switch k, ev := s.next(ctx); k {
@@ -177,6 +178,7 @@ func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		defer s.begin(ctx)()
+		s.p.skipComments = true
 		for {
 			switch k, ev := s.next(ctx); k {
 			case kindEvent:
@@ -334,9 +336,6 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 			case recEvent:
 				return kindEvent, s.buildEvent()
 			case recComment:
-				s.conn.stats.comments++
-				s.tel.comment(s.conn.ctx)
-				s.p.due = true
 				return kindComment, Event{}
 			case recRetry:
 				s.delay.setBase(s.p.retry)
@@ -523,7 +522,7 @@ func (s *Stream) disconnect(err error, requested bool) {
 	if c.body != nil {
 		c.unhook()
 		c.body.Close()
-		c.stats.bytes = s.p.n
+		c.stats.bytes, c.stats.comments = s.p.n, s.p.comments
 	}
 	c.cancel(nil)
 	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, err, requested)
