@@ -204,7 +204,7 @@ func cutField(line []byte, name string) (value []byte, ok bool) {
 // endBlock runs at a blank line: the last event ID is committed, and the
 // block becomes an event if it had data.
 func (p *parser) endBlock() recKind {
-	changed := !bytes.Equal(p.id, p.lastID)
+	changed := p.idSet && !bytes.Equal(p.id, p.lastID) // only an id field changes p.id
 	if changed {
 		p.lastID = append(p.lastID[:0], p.id...)
 	}
