@@ -78,7 +78,7 @@ type telemetry struct {
 	other *typeCount // the bucket of event types past maxInternedTypes
 	spare eventType  // handed out for event types past maxInternedTypes
 
-	dirty           []*typeCount // event types with a count not yet added
+	dirty []*typeCount // event types with a count not yet added
 	// Of the current attempt's comments and bytes, how many have been added.
 	countedComments int64
 	countedBytes    int64

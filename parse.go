@@ -408,45 +408,60 @@ func (p *parser) fill() error {
 		p.due, p.dueAt = false, p.n+hookBytes
 		p.beforeRead(p.n)
 	}
-	for range maxEmptyReads {
+	for empty := 0; ; {
 		n, err := p.r.Read(p.buf[p.end:])
 		p.end += n
 		p.n += int64(n)
 		if err != nil {
 			p.err = err
 		}
-		if n > 0 {
-			if !p.bomDone {
-				p.skipBOM()
+		if n == 0 {
+			if err != nil {
+				return err
 			}
-			if from := p.end - n; n > shortScan || from < p.start || !p.scanTiny(from) {
-				p.checkUTF8()
+			if empty++; empty == maxEmptyReads {
+				p.err = io.ErrNoProgress
+				return p.err
 			}
+			continue
+		}
+		if !p.bomDone {
+			p.skipBOM()
+		}
+		from := p.end - n
+		if n > shortScan || from < p.start {
+			p.checkUTF8()
 			return nil
 		}
-		if err != nil {
-			return err
+		handled, lineEnd := p.scanTiny(from)
+		if !handled {
+			p.checkUTF8()
+			return nil
+		}
+		// A tiny read that ended no line (a server trickling bytes): read
+		// again here rather than through line and terminator, while there
+		// is room and the read hook is not due.
+		if lineEnd || p.err != nil || p.end == len(p.buf) || p.n >= p.dueAt {
+			return nil
 		}
 	}
-	p.err = io.ErrNoProgress
-	return p.err
 }
 
 // scanTiny does for the bytes of a tiny read, buf[from:end], what
 // checkUTF8 and terminator would do, in one pass: it checks that they are
-// ASCII and finds the first CR or LF. A server that trickles bytes makes a
-// read per byte, and then these calls cost more than the bytes. It applies
-// only when everything before from is known valid and free of terminators;
-// otherwise, or for a byte that is not ASCII, it returns false having
-// changed nothing.
-func (p *parser) scanTiny(from int) bool {
+// ASCII and finds the first CR or LF, and reports whether there was one. A
+// server that trickles bytes makes a read per byte, and then these calls
+// cost more than the bytes. It applies only when everything before from is
+// known valid and free of terminators; otherwise, or for a byte that is not
+// ASCII, it returns handled false having changed nothing.
+func (p *parser) scanTiny(from int) (handled, lineEnd bool) {
 	if p.valid != from || p.lfTo != from || p.crTo != from || p.lf >= p.start || p.cr >= p.start {
-		return false
+		return false, false
 	}
 	term := -1
 	for i, c := range p.buf[from:p.end] {
 		if c >= utf8.RuneSelf {
-			return false
+			return false, false
 		}
 		if term < 0 && (c == '\n' || c == '\r') {
 			term = from + i
@@ -455,7 +470,7 @@ func (p *parser) scanTiny(from int) bool {
 	p.valid = p.end
 	if term < 0 {
 		p.lfTo, p.crTo = p.end, p.end
-		return true
+		return true, false
 	}
 	// Both searches have covered the bytes up to term; the one that found
 	// it records where.
@@ -465,7 +480,7 @@ func (p *parser) scanTiny(from int) bool {
 	} else {
 		p.cr = term
 	}
-	return true
+	return true, true
 }
 
 // skipBOM drops a byte order mark at the start of the stream. While the
