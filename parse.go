@@ -142,6 +142,9 @@ func (p *parser) next() (recKind, error) {
 				if err := p.addData(value); err != nil {
 					return 0, err
 				}
+				if err := p.dataLines(); err != nil {
+					return 0, err
+				}
 			}
 		case 'e':
 			if value, ok := cutField(line, "event"); ok {
@@ -179,6 +182,37 @@ func (p *parser) addData(value []byte) error {
 	p.hasData = true
 	p.dirty = p.dirty || !p.clean
 	return nil
+}
+
+// dataLines appends the data lines that follow in the buffer: in large
+// events they are most lines, and a tight loop costs less than a trip
+// through line, terminator and next for each. It takes only lines that the
+// general path would read the same way: whole "data:" lines ended by LF, in
+// bytes known to be valid UTF-8 and free of CR, and stops at anything else.
+func (p *parser) dataLines() error {
+	if p.cr >= p.start || p.crTo < p.end || p.valid <= p.start {
+		return nil // a CR lies ahead, or the bytes are not checked yet
+	}
+	p.clean = true
+	for {
+		rest := p.buf[p.start:p.valid]
+		if len(rest) < len("data:") || string(rest[:len("data:")]) != "data:" {
+			return nil
+		}
+		value := rest[len("data:"):]
+		i := bytes.IndexByte(value, '\n')
+		if i < 0 {
+			return nil // not whole: line reads it
+		}
+		p.start += len("data:") + i + 1
+		value = value[:i]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		if err := p.addData(value); err != nil {
+			return err
+		}
+	}
 }
 
 // cutField returns the value of line if line is the field name: the name
