@@ -375,6 +375,19 @@ func TestParseInvalidUTF8(t *testing.T) {
 	})
 }
 
+// TestParseDataLineRuns covers what ends a run of data lines, which the
+// parser reads in a loop of its own (dataLines) when they are in the buffer.
+func TestParseDataLineRuns(t *testing.T) {
+	runAtEveryReadSize(t, []splitCase{
+		{name: "every form of data line", in: "data: a\ndata: \ndata:b\ndata\ndata:  c\ndatum: x\ndata:\ndata: d\n\n", want: recs(recEv("", "a\n\nb\n\n c\n\nd", ""))},
+		{name: "other fields between", in: "data: a\nid: 1\ndata: b\n: c\ndata: d\n\n", want: recs(recCm(" c"), recEvID("", "a\nb\nd", "1"))},
+		{name: "CR endings among LF endings", in: "data: a\ndata: b\rdata: c\ndata: d\r\ndata: e\n\n", want: recs(recEv("", "a\nb\nc\nd\ne", ""))},
+		{name: "ill-formed UTF-8 in a later line", in: "data: a\ndata: \xff\ndata: b\n\n", want: recs(recEv("", "a\n\uFFFD\nb", ""))},
+		{name: "a blank line ends the run", in: "data: a\ndata: b\n\ndata: c\n\n", want: recs(recEv("", "a\nb", ""), recEv("", "c", ""))},
+		{name: "over the limit within a run", max: 12, in: "data: aaaa\ndata: bbbb\ndata: cccc\n\n", want: recs(recTooLarge(12))},
+	})
+}
+
 func TestParseTooLarge(t *testing.T) {
 	runAtEveryReadSize(t, []splitCase{
 		{name: "line at the limit", max: 8, in: "data:abc\n\n", want: recs(recEv("", "abc", ""))},
