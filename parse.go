@@ -79,7 +79,9 @@ type parser struct {
 	id       []byte
 	idSet    bool // this block had a valid id field
 	lastID   []byte
-	flush    bool // the last record was an event: clear the block first
+	// idChanged tells whether the last block to end changed lastID.
+	idChanged bool
+	flush     bool // the last record was an event: clear the block first
 
 	comment    []byte        // the text of the last comment, valid until the next call
 	commentBuf []byte        // holds comment when it needed repair
@@ -239,6 +241,7 @@ func cutField(line []byte, name string) (value []byte, ok bool) {
 // block becomes an event if it had data.
 func (p *parser) endBlock() recKind {
 	changed := p.idSet && !bytes.Equal(p.id, p.lastID) // only an id field changes p.id
+	p.idChanged = changed
 	if changed {
 		p.lastID = append(p.lastID[:0], p.id...)
 	}

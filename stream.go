@@ -399,7 +399,7 @@ func (s *Stream) buildEvent() Event {
 		all := s.ownedText(p.data, p.id)
 		ev.Data, ev.ID = all[:n], all[n:]
 		ev.LastEventID = ev.ID
-		if ev.ID != s.lastEventID {
+		if p.idChanged {
 			s.setLastEventID(ev.ID)
 		}
 	} else {
