@@ -27,7 +27,7 @@ const (
 
 const (
 	bom            = "\xEF\xBB\xBF"
-	initialBufSize = 2 << 10 // grows for long lines; small, since an idle stream holds it
+	initialBufSize = 2 << 10 // grows for long lines but data lines; small, since an idle stream holds it
 	maxEmptyReads  = 100     // a Reader that keeps returning 0, nil is broken
 	hookBytes      = 4 << 10 // see parser.beforeRead
 )
@@ -62,6 +62,14 @@ type parser struct {
 	beforeRead func(read int64)
 	due        bool
 	dueAt      int64
+
+	// A data line longer than the buffer is moved into data as it arrives
+	// (see spill.go): spilling says one is under way, spilled counts its
+	// bytes so far, and chunks hold its data when data fills up.
+	spilling   bool
+	spilled    int
+	chunks     [][]byte
+	chunkedLen int
 
 	// skipComments drops comment lines instead of returning them (they are
 	// still counted): a caller that wants none saves a round trip per line.
@@ -101,6 +109,7 @@ func (p *parser) reset(r io.Reader, max int) {
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
 	p.valid, p.badTo = 0, 0
 	p.skipLF, p.bomDone = false, false
+	p.spilling, p.spilled, p.chunks, p.chunkedLen = false, 0, nil, 0
 	p.clearBlock()
 	p.id = append(p.id[:0], p.lastID...)
 }
@@ -123,6 +132,12 @@ func (p *parser) next() (recKind, error) {
 		line, err := p.line()
 		if err != nil {
 			return 0, err
+		}
+		if p.spilling { // line is the rest of a long data line
+			if err := p.endSpill(line); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		if len(line) == 0 {
 			if k := p.endBlock(); k != 0 {
@@ -171,7 +186,7 @@ func (p *parser) next() (recKind, error) {
 
 // addData appends the value of a data field to the event's data.
 func (p *parser) addData(value []byte) error {
-	if len(p.data)+len(value)+1 > p.max {
+	if p.chunkedLen+len(p.data)+len(value)+1 > p.max {
 		return &TooLargeError{Limit: p.max}
 	}
 	if p.data == nil {
@@ -251,6 +266,9 @@ func (p *parser) endBlock() recKind {
 			return recID
 		}
 		return 0
+	}
+	if len(p.chunks) > 0 {
+		p.joinChunks()
 	}
 	if p.dirty && !utf8.Valid(p.data) {
 		p.scratch = appendValidUTF8(p.scratch[:0], p.data)
@@ -424,22 +442,14 @@ func (p *parser) search(at, to *int, c byte) int {
 	return from + i
 }
 
-// fill reads more bytes, first making room: it moves the unread bytes to the
-// front, and grows the buffer when they fill it, up to the size limit.
+// fill reads more bytes, first making room (see makeRoom). Tiny reads that
+// end no line are followed by more reads before it returns.
 func (p *parser) fill() error {
 	if p.err != nil {
 		return p.err
 	}
-	if p.end == len(p.buf) && p.start > 0 {
-		p.shift(p.start) // only when out of room: a shift per read is quadratic for tiny reads
-	}
-	if p.end == len(p.buf) {
-		if p.end > p.max {
-			return &TooLargeError{Limit: p.max}
-		}
-		grown := make([]byte, min(2*len(p.buf), p.max+1))
-		copy(grown, p.buf[:p.end])
-		p.buf = grown
+	if err := p.makeRoom(); err != nil {
+		return err
 	}
 	if p.beforeRead != nil && (p.due || p.n >= p.dueAt) {
 		p.due, p.dueAt = false, p.n+hookBytes
@@ -482,6 +492,30 @@ func (p *parser) fill() error {
 			return nil
 		}
 	}
+}
+
+// makeRoom makes room at the end of the buffer for a read: it moves the
+// unread bytes to the front, and when they fill the buffer, it spills a long
+// data line into the event's data (see spill.go) or grows the buffer, up to
+// the size limit.
+func (p *parser) makeRoom() error {
+	if p.end < len(p.buf) {
+		return nil
+	}
+	if p.start > 0 {
+		p.shift(p.start) // only when out of room: a shift per read is quadratic for tiny reads
+		return nil
+	}
+	if spilled, err := p.spill(); spilled || err != nil {
+		return err
+	}
+	if p.end > p.max {
+		return &TooLargeError{Limit: p.max}
+	}
+	grown := make([]byte, min(2*len(p.buf), p.max+1))
+	copy(grown, p.buf[:p.end])
+	p.buf = grown
+	return nil
 }
 
 // scanTiny does for the bytes of a tiny read, buf[from:end], what

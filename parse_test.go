@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -412,6 +413,58 @@ func TestParseLongLines(t *testing.T) {
 	got = parseConns(64<<10, readsEvery("data: "+big+"\n\n", 1000))
 	if want := recs(recTooLarge(64 << 10)); !slices.Equal(got, want) {
 		t.Errorf("a 1 MiB data line under a 64 KiB limit: got %.200q; want %q", got, want)
+	}
+}
+
+// TestParseLongDataLines covers data lines longer than the buffer, which
+// the parser moves into the event's data as they arrive (spill.go).
+func TestParseLongDataLines(t *testing.T) {
+	// Characters of one to four bytes, so that buffer and chunk boundaries
+	// fall inside them.
+	mixed := func(n int) string {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			b.WriteString([]string{"a", "é", "€", "𝄞", "b "}[i%5])
+		}
+		return b.String()
+	}
+	long, huge := mixed(5000), mixed(3<<20) // huge fills several chunks
+	x := func(n int) string { return strings.Repeat("x", n) }
+	tests := []struct {
+		name string
+		max  int
+		in   []string // one per connection
+		want []string
+	}{
+		{name: "one line", in: []string{"data: " + long + "\n\n"}, want: recs(recEv("", long, ""))},
+		{name: "no space", in: []string{"data:" + long + "\n\n"}, want: recs(recEv("", long, ""))},
+		{name: "two spaces", in: []string{"data:  " + long + "\n\n"}, want: recs(recEv("", " "+long, ""))},
+		{name: "CRLF", in: []string{"data: " + long + "\r\n\r\n"}, want: recs(recEv("", long, ""))},
+		{name: "CR", in: []string{"data: " + long + "\r\r"}, want: recs(recEv("", long, ""))},
+		{name: "among short lines", in: []string{"data: a\ndata: " + long + "\ndata: b\nid: 7\n\n"}, want: recs(recEvID("", "a\n"+long+"\nb", "7"))},
+		{name: "several chunks", in: []string{"data: " + huge + "\n\n"}, want: recs(recEv("", huge, ""))},
+		{name: "two long lines", in: []string{"data: " + long + "\ndata: " + huge + "\n\n"}, want: recs(recEv("", long+"\n"+huge, ""))},
+		{name: "ill-formed bytes", in: []string{"data: " + long + "\xff" + long + "\n\n"}, want: recs(recEv("", long+"\uFFFD"+long, ""))},
+		{name: "then a short event", in: []string{"data: " + long + "\n\ndata: z\n\n"}, want: recs(recEv("", long, ""), recEv("", "z", ""))},
+		{name: "a long comment grows the buffer", in: []string{":" + long + "\ndata: z\n\n"}, want: recs(recCm(long), recEv("", "z", ""))},
+		{name: "a connection ends inside one", in: []string{"data: " + long, "data: z\n\n"}, want: recs(recEv("", "z", ""))},
+		{name: "line at the limit", max: 8000, in: []string{"data: " + x(7994) + "\n\n"}, want: recs(recEv("", x(7994), ""))},
+		{name: "line over the limit", max: 8000, in: []string{"data: " + x(7995) + "\n\n"}, want: recs(recTooLarge(8000))},
+		{name: "event over the limit", max: 8000, in: []string{"data: " + x(5000) + "\ndata: " + x(5000) + "\n\n"}, want: recs(recTooLarge(8000))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			limit := cmp.Or(tt.max, 16<<20)
+			for _, n := range []int{1, 7, 1460, math.MaxInt32} {
+				var in []io.Reader
+				for _, conn := range tt.in {
+					in = append(in, inReadsOf([]byte(conn), n))
+				}
+				if got := parseConns(limit, in...); !slices.Equal(got, tt.want) {
+					t.Errorf("in reads of %d bytes: got %.300q; want %.300q", n, got, tt.want)
+				}
+			}
+		})
 	}
 }
 

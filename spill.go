@@ -1,0 +1,102 @@
+package sse
+
+import "bytes"
+
+// This file handles data lines longer than the parser's buffer. Other long
+// lines grow the buffer until they fit; a data line instead has what was
+// read of it moved into the event's data whenever the buffer fills, and
+// reading goes on into the same buffer. That costs one copy of the line,
+// not a chain of ever larger buffers (each cleared, and a copy of the
+// last), and a stream that once received a huge event keeps no huge buffer.
+
+// Sizes of the chunks that hold a spilled line's data until it ends.
+const (
+	minSpillChunk = 64 << 10
+	maxSpillChunk = 1 << 20
+)
+
+// spill makes room in a full buffer whose unread bytes are the start of a
+// data line (or more of a line already spilled) by moving them into the
+// event's data. It reports false, having changed nothing, for any other
+// line, and for bytes not yet known to be valid UTF-8 (rare: the general
+// path repairs them).
+func (p *parser) spill() (bool, error) {
+	if p.valid-p.start < len(p.buf)/2 {
+		return false, nil
+	}
+	part := p.buf[p.start:p.valid]
+	// Past "data: ", so that the optional space is known to be there or not.
+	if !p.spilling && (len(part) <= len("data: ") || !bytes.HasPrefix(part, []byte("data:"))) {
+		return false, nil
+	}
+	if p.spilled+p.end-p.start > p.max {
+		return false, &TooLargeError{Limit: p.max} // the line alone is over the limit
+	}
+	if p.spilling {
+		if err := p.appendSpilled(part); err != nil {
+			return false, err
+		}
+	} else {
+		value := part[len("data:"):]
+		if value[0] == ' ' {
+			value = value[1:]
+		}
+		p.clean = true
+		if err := p.addData(value); err != nil {
+			return false, err
+		}
+		p.spilling = true
+	}
+	p.spilled += len(part)
+	p.start = p.valid
+	p.shift(p.start) // keeps only the start of a character cut by the read
+	return true, nil
+}
+
+// appendSpilled adds more of a spilled line to the event's data. Once data
+// is full, it fills chunks of growing size rather than growing data, which
+// would copy everything so far each time: the event's end joins them
+// (joinChunks), and data lines in between append to the last chunk.
+func (p *parser) appendSpilled(b []byte) error {
+	if p.chunkedLen+len(p.data)+len(b) > p.max {
+		return &TooLargeError{Limit: p.max}
+	}
+	for len(b) > 0 {
+		if len(p.data) == cap(p.data) {
+			if len(p.data) > 0 {
+				p.chunks = append(p.chunks, p.data)
+				p.chunkedLen += len(p.data)
+			}
+			p.data = make([]byte, 0, min(max(2*cap(p.data), minSpillChunk), maxSpillChunk))
+		}
+		n := copy(p.data[len(p.data):cap(p.data)], b)
+		p.data = p.data[:len(p.data)+n]
+		b = b[n:]
+	}
+	return nil
+}
+
+// endSpill adds the rest of a spilled line, as line returned it.
+func (p *parser) endSpill(rest []byte) error {
+	p.spilling = false
+	if p.spilled+len(rest) > p.max {
+		return &TooLargeError{Limit: p.max}
+	}
+	p.spilled = 0
+	p.dirty = p.dirty || !p.clean
+	return p.appendSpilled(rest)
+}
+
+// joinChunks makes the event's data one buffer again, once the event is
+// complete: joining after each spilled line would copy the data so far
+// once per line.
+func (p *parser) joinChunks() {
+	// Room for an id: the stream appends it to large data (takeData).
+	joined := make([]byte, 0, p.chunkedLen+len(p.data)+64)
+	for _, c := range p.chunks {
+		joined = append(joined, c...)
+	}
+	p.data = append(joined, p.data...)
+	clear(p.chunks)
+	p.chunks, p.chunkedLen = p.chunks[:0], 0
+}
