@@ -428,7 +428,7 @@ func TestParseLongDataLines(t *testing.T) {
 		}
 		return b.String()
 	}
-	long, huge := mixed(5000), mixed(3<<20) // huge fills several chunks
+	long, huge := mixed(5000), mixed(400<<10) // huge fills several chunks
 	x := func(n int) string { return strings.Repeat("x", n) }
 	tests := []struct {
 		name string
