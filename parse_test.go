@@ -468,6 +468,24 @@ func TestParseLongDataLines(t *testing.T) {
 	}
 }
 
+// TestParseLongDataLineKeepsBufferSmall checks the point of spilling: after
+// a huge data line the parser holds no buffer sized after it, so that an
+// idle stream that once received a big event stays small.
+func TestParseLongDataLineKeepsBufferSmall(t *testing.T) {
+	var p parser
+	big := strings.Repeat("x", 4<<20)
+	p.reset(readsEvery("data: "+big+"\n\n: idle\n", 32<<10), 16<<20)
+	if k, err := p.next(); k != recEvent || err != nil || len(p.data) != len(big) {
+		t.Fatalf("got record %d, err %v, %d bytes of data; want the event", k, err, len(p.data))
+	}
+	if k, err := p.next(); k != recComment || err != nil {
+		t.Fatalf("got record %d, err %v; want the comment", k, err)
+	}
+	if len(p.buf) != initialBufSize {
+		t.Errorf("after a %d byte data line the buffer holds %d bytes; want %d", len(big), len(p.buf), initialBufSize)
+	}
+}
+
 // noProgressReader is a broken Reader that returns 0, nil forever.
 type noProgressReader struct{}
 
