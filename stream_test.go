@@ -935,3 +935,87 @@ func TestStreamCancelInLoopBody(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamLastEventIDFromAnotherGoroutine reads LastEventID on another
+// goroutine while events arrive (under -race, this checks how the ID is
+// published) and on the ranging goroutine, where it must be exact. The IDs
+// come with small, medium and large events, without an event, at lengths
+// whose records need one and two length bytes, and empty.
+func TestStreamLastEventIDFromAnotherGoroutine(t *testing.T) {
+	var body strings.Builder
+	var ids []string // every value LastEventID may take, in order
+	add := func(id, data string) {
+		fmt.Fprintf(&body, "id: %s\n", id)
+		if data != "" {
+			fmt.Fprintf(&body, "data: %s\n", data)
+		}
+		body.WriteString("\n")
+		if len(ids) == 0 || ids[len(ids)-1] != id {
+			ids = append(ids, id)
+		}
+	}
+	for i := range 3000 {
+		id := fmt.Sprint(i)
+		switch i % 6 {
+		case 1:
+			id += strings.Repeat("l", 200) // a two-byte length
+		case 2:
+			add(id, strings.Repeat("m", 1000)) // text of its own
+			continue
+		case 3:
+			add(id, strings.Repeat("L", 10000)) // the parser's buffer
+			continue
+		case 4:
+			add(id, "") // no event
+			continue
+		case 5:
+			add("", "x") // reset to empty
+			continue
+		}
+		add(id, "s")
+	}
+	s := newScripted(t, script(scriptStep{body: body.String()}), WithLastEventID("start"))
+	ids = append([]string{"start"}, ids...)
+
+	done := make(chan struct{})
+	seen := make(chan []string)
+	go func() {
+		var got []string
+		for {
+			select {
+			case <-done:
+				seen <- got
+				return
+			default:
+			}
+			if id := s.LastEventID(); len(got) == 0 || got[len(got)-1] != id {
+				got = append(got, id)
+			}
+		}
+	}()
+	n := 0
+	for ev, err := range s.Events(t.Context()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.LastEventID(); got != ev.LastEventID {
+			t.Fatalf("event %d: LastEventID() = %.20q; want the event's %.20q", n, got, ev.LastEventID)
+		}
+		n++
+	}
+	close(done)
+	got := <-seen
+	// What the other goroutine saw is the sequence with values skipped.
+	i := 0
+	for _, id := range got {
+		for i < len(ids) && ids[i] != id {
+			i++
+		}
+		if i == len(ids) {
+			t.Fatalf("LastEventID() on another goroutine returned %.20q, out of order or never sent", id)
+		}
+	}
+	if last := s.LastEventID(); last != ids[len(ids)-1] {
+		t.Errorf("at the end LastEventID() = %.20q; want %.20q", last, ids[len(ids)-1])
+	}
+}
