@@ -512,9 +512,7 @@ func (p *parser) makeRoom() error {
 	if p.end > p.max {
 		return &TooLargeError{Limit: p.max}
 	}
-	grown := make([]byte, min(2*len(p.buf), p.max+1))
-	copy(grown, p.buf[:p.end])
-	p.buf = grown
+	p.moveTo(make([]byte, min(2*len(p.buf), p.max+1)))
 	return nil
 }
 
@@ -571,6 +569,20 @@ func (p *parser) skipBOM() {
 // shift moves the unread bytes down by k and keeps the search state aligned.
 func (p *parser) shift(k int) {
 	copy(p.buf, p.buf[k:p.end])
+	p.rebase(k)
+}
+
+// moveTo moves the unread bytes to the front of buf, which becomes the
+// buffer: a larger one, or a smaller one once a long line has gone.
+func (p *parser) moveTo(buf []byte) {
+	copy(buf, p.buf[p.start:p.end])
+	p.buf = buf
+	p.rebase(p.start)
+}
+
+// rebase keeps the positions in the buffer aligned after its bytes moved
+// down by k.
+func (p *parser) rebase(k int) {
 	p.start -= k
 	p.end -= k
 	p.lfTo = max(p.lfTo-k, 0)

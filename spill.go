@@ -5,14 +5,19 @@ import "bytes"
 // This file handles data lines longer than the parser's buffer. Other long
 // lines grow the buffer until they fit; a data line instead has what was
 // read of it moved into the event's data whenever the buffer fills, and
-// reading goes on into the same buffer. That costs one copy of the line,
-// not a chain of ever larger buffers (each cleared, and a copy of the
-// last), and a stream that once received a huge event keeps no huge buffer.
+// reading goes on into a buffer of moderate size (spillBufSize). That costs
+// one copy of the line, not a chain of ever larger buffers (each cleared,
+// and a copy of the last), and when the line ends the buffer goes back to
+// its first size: a stream that received a huge event keeps no huge buffer.
 
-// Sizes of the chunks that hold a spilled line's data until it ends.
 const (
+	// Sizes of the chunks that hold a spilled line's data until it ends.
 	minSpillChunk = 64 << 10
 	maxSpillChunk = 1 << 20
+	// The buffer while a line spills: large enough for reads to stay large
+	// (a read through net/http's 4 KiB bufio into a smaller buffer costs a
+	// copy and often a system call), small enough to drop when it ends.
+	spillBufSize = 32 << 10
 )
 
 // spill makes room in a full buffer whose unread bytes are the start of a
@@ -48,8 +53,12 @@ func (p *parser) spill() (bool, error) {
 		p.spilling = true
 	}
 	p.spilled += len(part)
-	p.start = p.valid
-	p.shift(p.start) // keeps only the start of a character cut by the read
+	p.start = p.valid // what remains is the start of a character cut by the read
+	if size := min(spillBufSize, p.max+1); len(p.buf) < size {
+		p.moveTo(make([]byte, size))
+	} else {
+		p.shift(p.start)
+	}
 	return true, nil
 }
 
@@ -84,7 +93,15 @@ func (p *parser) endSpill(rest []byte) error {
 	}
 	p.spilled = 0
 	p.dirty = p.dirty || !p.clean
-	return p.appendSpilled(rest)
+	if err := p.appendSpilled(rest); err != nil {
+		return err
+	}
+	// Back to the first buffer size, unless what follows needs more: a
+	// stream that goes quiet after a long line holds little.
+	if size := min(initialBufSize, p.max+1); len(p.buf) > size && p.end-p.start <= size/2 {
+		p.moveTo(make([]byte, size))
+	}
+	return nil
 }
 
 // joinChunks makes the event's data one buffer again, once the event is
