@@ -315,7 +315,11 @@ func (s *Stream) logger() logrus.FieldLogger {
 // made on demand by s.commentText.
 func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 	for {
-		if s.halt.Load() || isDone(ctx) {
+		// ctx.Err as well as halt: halt misses a cancel made in the loop body
+		// (AfterFunc sets it later, on another goroutine), and then buffered
+		// events would still be handed out. (Err is an atomic load; a select
+		// on Done costs several times more.)
+		if s.halt.Load() || ctx.Err() != nil {
 			return s.halted(), Event{}
 		}
 		switch s.state {
@@ -348,18 +352,6 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 		default:
 			return kindNone, Event{}
 		}
-	}
-}
-
-// isDone reports whether ctx is done. The halt flag alone misses a cancel
-// made in the loop body (AfterFunc sets it later, on another goroutine),
-// and then buffered events would still be handed out.
-func isDone(ctx context.Context) bool {
-	select {
-	case <-ctx.Done():
-		return true
-	default:
-		return false
 	}
 }
 
