@@ -26,7 +26,8 @@ import (
 
 // fuzzSeeds are streams worth starting from: every line ending, split
 // CRLFs, BOMs, comments, ids with and without data, retry edge cases, bad
-// UTF-8, NUL, unfinished blocks and data large enough to change buffers.
+// UTF-8, NUL, unfinished blocks, and lines longer than the parser's first
+// buffer (data lines spill into the event's data, others grow the buffer).
 var fuzzSeeds = []string{
 	"",
 	"data: a\n\n",
@@ -46,6 +47,7 @@ var fuzzSeeds = []string{
 	"event:\ndata\r\n\r\n\r\n\n\r\r",
 	"data: " + strings.Repeat("x", 5000) + "\nid: long\n\ndata: " + strings.Repeat("y", 70) + "\n\n",
 	"data: " + strings.Repeat("é", 3000) + "\xFF\n\ndata: " + strings.Repeat("z", 9000) + "\n\n",
+	"data: " + strings.Repeat("€", 3000) + "\r\ndata:" + strings.Repeat("a", 2500) + "\rid: 9\n: " + strings.Repeat("c", 3000) + "\n\n",
 }
 
 // FuzzParseSplit checks that how the network splits a stream into reads
