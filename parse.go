@@ -509,7 +509,7 @@ func (p *parser) makeRoom() error {
 	if spilled, err := p.spill(); spilled || err != nil {
 		return err
 	}
-	if p.end > p.max {
+	if p.spilled+p.end > p.max { // spilled: a data line that stopped spilling (ill-formed UTF-8)
 		return &TooLargeError{Limit: p.max}
 	}
 	p.moveTo(make([]byte, min(2*len(p.buf), p.max+1)))

@@ -451,6 +451,8 @@ func TestParseLongDataLines(t *testing.T) {
 		{name: "line at the limit", max: 8000, in: []string{"data: " + x(7994) + "\n\n"}, want: recs(recEv("", x(7994), ""))},
 		{name: "line over the limit", max: 8000, in: []string{"data: " + x(7995) + "\n\n"}, want: recs(recTooLarge(8000))},
 		{name: "event over the limit", max: 8000, in: []string{"data: " + x(5000) + "\ndata: " + x(5000) + "\n\n"}, want: recs(recTooLarge(8000))},
+		{name: "ill-formed bytes in a line over the limit", max: 8000, in: []string{"data: " + x(3000) + "\xff" + x(6000) + "\n\n"}, want: recs(recTooLarge(8000))},
+		{name: "ill-formed bytes in a line at the limit", max: 8000, in: []string{"data: " + x(3000) + "\xff" + x(4993) + "\n\n"}, want: recs(recEv("", x(3000)+"\uFFFD"+x(4993), ""))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
