@@ -402,8 +402,8 @@ func TestParseTooLarge(t *testing.T) {
 	})
 }
 
-// A long stream with the default limit grows the buffer as needed and
-// still bounds it: a 1 MiB line is fine, and one over a 64 KiB limit is not.
+// A long line is read whole under the default limit and refused over a
+// smaller one: a 1 MiB data line is fine, and one over a 64 KiB limit is not.
 func TestParseLongLines(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
 	got := parseConns(16<<20, readsEvery("data: "+big+"\n\n", 1000))
