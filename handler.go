@@ -131,7 +131,10 @@ func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...st
 }
 
 // OnComment registers fn for comment lines. It runs on the dispatcher
-// goroutine, as soon as the line is read.
+// goroutine, as soon as the line is read. While no comment handler is
+// registered the stream does not hand comments up at all, so the first one,
+// if registered while the dispatcher waits for bytes, gets the comments
+// that follow the next event (or start, or fault).
 func (d *Dispatcher) OnComment(fn func(ctx context.Context, c Comment)) {
 	d.register(func(h *handlers) { h.comment = append(h.comment[:len(h.comment):len(h.comment)], fn) })
 }
