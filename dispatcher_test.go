@@ -409,6 +409,27 @@ func TestDispatcherRegisterAfterStart(t *testing.T) {
 	})
 }
 
+// A first comment handler registered while the dispatcher waits for bytes
+// gets the comments that follow the next event (see OnComment).
+func TestDispatcherCommentHandlerAfterStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		feed := make(chan string)
+		d := newScriptedDispatcher(t, script(scriptStep{body: ": before\n", feed: feed}))
+		if err := d.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the dispatcher waits for bytes, with no comment handler
+		var got []string
+		d.OnComment(func(_ context.Context, c Comment) { got = append(got, c.Text) })
+		feed <- ": maybe\ndata: x\n\n: after\n"
+		close(feed)
+		d.Wait()
+		if !slices.Contains(got, " after") || slices.Contains(got, " before") {
+			t.Errorf("comments: got %q; want \" after\" (and not \" before\")", got)
+		}
+	})
+}
+
 // Registering from many goroutines while events flow is race-free, and
 // every handler registered before an event sees it.
 func TestDispatcherConcurrentRegistration(t *testing.T) {
