@@ -389,15 +389,24 @@ func TestDispatcherSlowHandler(t *testing.T) {
 	})
 }
 
+// startWaiting starts a dispatcher on a connection that sends body and
+// then what is fed to it, and returns once the dispatcher waits for more.
+// Call it inside a synctest bubble.
+func startWaiting(t *testing.T, body string) (*Dispatcher, chan<- string) {
+	t.Helper()
+	feed := make(chan string)
+	d := newScriptedDispatcher(t, script(scriptStep{body: body, feed: feed}))
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Wait()
+	return d, feed
+}
+
 // A handler registered after Start sees the following events.
 func TestDispatcherRegisterAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		feed := make(chan string)
-		d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", feed: feed}))
-		if err := d.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait() // event a has gone to no handler
+		d, feed := startWaiting(t, "data: a\n\n") // event a goes to no handler
 		var l callLog
 		logAll(d, &l)
 		feed <- "data: b\n\n"
@@ -413,12 +422,7 @@ func TestDispatcherRegisterAfterStart(t *testing.T) {
 // gets the comments that follow the next event (see OnComment).
 func TestDispatcherCommentHandlerAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		feed := make(chan string)
-		d := newScriptedDispatcher(t, script(scriptStep{body: ": before\n", feed: feed}))
-		if err := d.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait() // the dispatcher waits for bytes, with no comment handler
+		d, feed := startWaiting(t, ": before\n") // with no comment handler
 		var got []string
 		d.OnComment(func(_ context.Context, c Comment) { got = append(got, c.Text) })
 		feed <- ": maybe\ndata: x\n\n: after\n"
