@@ -1,7 +1,5 @@
 package sse
 
-import "bytes"
-
 // This file handles data lines longer than the parser's buffer. Other long
 // lines grow the buffer until they fit; a data line instead has what was
 // read of it moved into the event's data whenever the buffer fills, and
@@ -30,9 +28,16 @@ func (p *parser) spill() (bool, error) {
 		return false, nil
 	}
 	part := p.buf[p.start:p.valid]
-	// Past "data: ", so that the optional space is known to be there or not.
-	if !p.spilling && (len(part) <= len("data: ") || !bytes.HasPrefix(part, []byte("data:"))) {
-		return false, nil
+	var value []byte
+	if !p.spilling {
+		// Past "data: ", so that the optional space is known to be there or not.
+		if len(part) <= len("data: ") {
+			return false, nil
+		}
+		var ok bool
+		if value, ok = cutField(part, "data"); !ok {
+			return false, nil
+		}
 	}
 	if p.spilled+p.end-p.start > p.max {
 		return false, &TooLargeError{Limit: p.max} // the line alone is over the limit
@@ -42,10 +47,6 @@ func (p *parser) spill() (bool, error) {
 			return false, err
 		}
 	} else {
-		value := part[len("data:"):]
-		if value[0] == ' ' {
-			value = value[1:]
-		}
 		p.clean = true
 		if err := p.addData(value); err != nil {
 			return false, err
