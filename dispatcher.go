@@ -162,7 +162,7 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 		d.s.p.skipComments = len(d.handlers.Load().comment) == 0
 		switch k, ev := d.s.next(ctx); k {
 		case kindEvent:
-			d.deliverEvent(d.s.conn.ctx, ev)
+			deliver(d, d.handlers.Load().events(ev.Type), d.s.conn.ctx, ev)
 		case kindComment:
 			if hs := d.handlers.Load().comment; len(hs) > 0 {
 				deliver(d, hs, d.s.conn.ctx, d.s.commentText())
@@ -196,31 +196,16 @@ func (d *Dispatcher) stopping() bool {
 	return d.s.halt.Load() || d.runCtx.Err() != nil
 }
 
-// deliver calls comment or start handlers in registration order; a failed
-// one becomes a Fault.
-func deliver[A any](d *Dispatcher, hs []func(context.Context, A), ctx context.Context, a A) {
-	for _, fn := range hs {
+// deliver calls handlers in registration order; a failed one becomes a
+// Fault.
+func deliver[A any](d *Dispatcher, hs []handlerFunc[A], ctx context.Context, a A) {
+	for _, h := range hs {
 		if d.stopping() {
 			return // Close or cancel from a handler: no further handler runs
 		}
-		d.report(ctx, call(fn, ctx, a))
-	}
-}
-
-// deliverEvent calls the event's handlers in registration order.
-func (d *Dispatcher) deliverEvent(ctx context.Context, ev Event) {
-	for _, h := range d.handlers.Load().events(ev.Type) {
-		if d.stopping() {
-			return // Close or cancel from a handler: no further handler runs
+		if err := call(h, ctx, a); err != nil {
+			d.deliverFault(ctx, Fault{Err: err})
 		}
-		d.report(ctx, callRoute(h, ctx, ev))
-	}
-}
-
-// report turns a handler's failure into a Fault.
-func (d *Dispatcher) report(ctx context.Context, err error) {
-	if err != nil {
-		d.deliverFault(ctx, Fault{Err: err})
 	}
 }
 
@@ -242,25 +227,14 @@ func (d *Dispatcher) deliverFault(ctx context.Context, f Fault) {
 	}
 }
 
-// callRoute runs one event handler; a panic becomes a *PanicError.
-func callRoute(h eventRoute, ctx context.Context, ev Event) (err error) {
+// call runs one handler; a panic becomes a *PanicError.
+func call[A any](h handlerFunc[A], ctx context.Context, a A) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = newPanicError(v)
 		}
 	}()
-	return h(ctx, ev)
-}
-
-// call runs one handler of another kind; a panic becomes a *PanicError.
-func call[A any](fn func(context.Context, A), ctx context.Context, a A) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = newPanicError(v)
-		}
-	}()
-	fn(ctx, a)
-	return nil
+	return h(ctx, a)
 }
 
 // onDispatcherGoroutine reports whether the caller runs on the dispatcher

@@ -62,22 +62,30 @@ func (Comment) action() {}
 func (Start) action()   {}
 func (Fault) action()   {}
 
-// eventRoute is an event handler as the dispatcher holds it; the error it
-// returns becomes a Fault.
-type eventRoute func(context.Context, Event) error
+// handlerFunc is a handler as the dispatcher holds it; the error it returns
+// (a *DecodeError from OnJSON) becomes a Fault.
+type handlerFunc[A any] func(context.Context, A) error
+
+// infallible holds fn, which cannot fail, as a handlerFunc.
+func infallible[A any](fn func(context.Context, A)) handlerFunc[A] {
+	return func(ctx context.Context, a A) error {
+		fn(ctx, a)
+		return nil
+	}
+}
 
 // handlers is the dispatcher's routing table. A registration copies it and
 // swaps the copy in, so the event path reads it without a lock.
 type handlers struct {
-	all     []eventRoute            // for event types without their own list
-	byType  map[string][]eventRoute // registration order, all-type handlers included
-	comment []func(context.Context, Comment)
-	start   []func(context.Context, Start)
-	fault   []func(context.Context, Fault)
+	all     []handlerFunc[Event]            // for event types without their own list
+	byType  map[string][]handlerFunc[Event] // registration order, all-type handlers included
+	comment []handlerFunc[Comment]
+	start   []handlerFunc[Start]
+	fault   []handlerFunc[Fault]
 }
 
 // events returns the handlers for an event type, in registration order.
-func (h *handlers) events(typ string) []eventRoute {
+func (h *handlers) events(typ string) []handlerFunc[Event] {
 	if hs, ok := h.byType[typ]; ok {
 		return hs
 	}
@@ -96,7 +104,7 @@ func (d *Dispatcher) register(edit func(h *handlers)) {
 
 // route registers an event handler for the given types, or for all types
 // when none are given.
-func (d *Dispatcher) route(r eventRoute, types ...string) {
+func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
 	d.register(func(h *handlers) {
 		if len(types) == 0 {
 			h.all = append(h.all[:len(h.all):len(h.all)], r)
@@ -106,7 +114,7 @@ func (d *Dispatcher) route(r eventRoute, types ...string) {
 			return
 		}
 		if h.byType == nil {
-			h.byType = make(map[string][]eventRoute)
+			h.byType = make(map[string][]handlerFunc[Event])
 		}
 		for _, t := range types {
 			hs, ok := h.byType[t]
@@ -124,10 +132,7 @@ func (d *Dispatcher) route(r eventRoute, types ...string) {
 // handler at a time, and may be registered before or after Start. ctx
 // carries the connection's trace span.
 func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...string) {
-	d.route(func(ctx context.Context, ev Event) error {
-		fn(ctx, ev)
-		return nil
-	}, types...)
+	d.route(infallible(fn), types...)
 }
 
 // OnComment registers fn for comment lines. It runs on the dispatcher
@@ -136,13 +141,13 @@ func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...st
 // if registered while the dispatcher waits for bytes, gets the comments
 // that follow the next event (or start, or fault).
 func (d *Dispatcher) OnComment(fn func(ctx context.Context, c Comment)) {
-	d.register(func(h *handlers) { h.comment = append(h.comment[:len(h.comment):len(h.comment)], fn) })
+	d.register(func(h *handlers) { h.comment = append(h.comment[:len(h.comment):len(h.comment)], infallible(fn)) })
 }
 
 // OnStart registers fn for every successful connection. It runs on the
 // dispatcher goroutine before any event of that connection.
 func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
-	d.register(func(h *handlers) { h.start = append(h.start[:len(h.start):len(h.start)], fn) })
+	d.register(func(h *handlers) { h.start = append(h.start[:len(h.start):len(h.start)], infallible(fn)) })
 }
 
 // OnFault registers fn for faults: connections that failed or ended, and
@@ -150,7 +155,7 @@ func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
 // dispatcher goroutine after the failure it reports, and before any
 // reconnection delay. A panic inside fn is logged and otherwise ignored.
 func (d *Dispatcher) OnFault(fn func(ctx context.Context, f Fault)) {
-	d.register(func(h *handlers) { h.fault = append(h.fault[:len(h.fault):len(h.fault)], fn) })
+	d.register(func(h *handlers) { h.fault = append(h.fault[:len(h.fault):len(h.fault)], infallible(fn)) })
 }
 
 // OnJSON registers fn for events of type typ whose data is the JSON encoding
