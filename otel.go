@@ -103,13 +103,15 @@ type typeCount struct {
 	opts []metric.AddOption
 }
 
-func newTelemetry(c *config, rawURL string) *telemetry {
+// newTelemetry builds the telemetry of a stream of rawURL; redactedURL is
+// what traces may show of it (see redactURL).
+func newTelemetry(c *config, rawURL, redactedURL string) *telemetry {
 	t := &telemetry{
 		tracer:   c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
 		spanName: "sse.connect",
 	}
 	if rawURL != "" {
-		t.attrs = append(t.attrs, semconv.URLFull(c.redactURL(rawURL)))
+		t.attrs = append(t.attrs, semconv.URLFull(redactedURL))
 	}
 	if c.source == nil {
 		t.spanName = c.method // the HTTP conventions name client spans by method

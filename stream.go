@@ -118,6 +118,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		}
 		src = h
 	}
+	redacted := c.redactURL(url) // for logs and traces alike
 	s := &Stream{
 		url:           url,
 		src:           src,
@@ -125,9 +126,9 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		maxEventSize:  c.maxEventSize,
 		resetAfter:    c.resetAfter,
 		errorStrategy: c.errorStrategy,
-		tel:           newTelemetry(c, url),
+		tel:           newTelemetry(c, url, redacted),
 		log:           c.log,
-		logURL:        c.redactURL(url),
+		logURL:        redacted,
 		delay:         retryDelay{b: c.backoff},
 		lastEventID:   c.lastEventID,
 	}
