@@ -44,7 +44,7 @@ func HTTPAdapters() []*HTTPAdapter {
 	return []*HTTPAdapter{
 		{"ours-stream", Ours, oursStreamHTTP},
 		{"ours-dispatch", Ours, oursDispatchHTTP},
-		{"openai-decoder", Parser, openaiHTTP},
+		{"openai-decoder", Parser, overHTTP(openaiDecoder)},
 		{"tmaxmax-client", Client, func(ctx context.Context, _ *Shape, hc *http.Client, url string) (Result, error) {
 			return tmaxClientHTTP(ctx, hc, url)
 		}},
@@ -57,7 +57,7 @@ func HTTPAdapters() []*HTTPAdapter {
 		{"resty-client", Client, func(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
 			return restyClientHTTP(ctx, sh, hc.Transport, url)
 		}},
-		{"floor-copy", Floor, floorCopyHTTP},
+		{"floor-copy", Floor, overHTTP(floorCopy)},
 	}
 }
 
@@ -86,21 +86,14 @@ func get(ctx context.Context, hc *http.Client, url string) (*http.Response, erro
 	return hc.Do(req)
 }
 
-func openaiHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
-	resp, err := get(ctx, hc, url)
-	if err != nil {
-		return Result{}, err
+// overHTTP runs an in-memory adapter on the body of a GET of the stream.
+func overHTTP(read func(context.Context, *Shape, io.ReadCloser) (Result, error)) func(context.Context, *Shape, *http.Client, string) (Result, error) {
+	return func(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
+		resp, err := get(ctx, hc, url)
+		if err != nil {
+			return Result{}, err
+		}
+		defer resp.Body.Close()
+		return read(ctx, sh, resp.Body)
 	}
-	defer resp.Body.Close()
-	return openaiDecoder(ctx, sh, resp.Body)
-}
-
-func floorCopyHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
-	resp, err := get(ctx, hc, url)
-	if err != nil {
-		return Result{}, err
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	return Result{DataLen: n}, err
 }
