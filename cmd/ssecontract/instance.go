@@ -94,14 +94,13 @@ func millis(field string, ms int64) (time.Duration, error) {
 // instance is one client under test: a dispatcher and the callbacks that
 // report what it sees.
 type instance struct {
-	id  string
 	log logrus.FieldLogger
 	d   *sse.Dispatcher
 	cb  *callbacks
 	ran chan struct{} // closed when the dispatcher's Run has returned
 }
 
-func newInstance(id string, p createParams, client *http.Client, log logrus.FieldLogger) (*instance, error) {
+func newInstance(p createParams, client *http.Client, log logrus.FieldLogger) (*instance, error) {
 	base, err := callbackBase(p.CallbackURL)
 	if err != nil {
 		return nil, err
@@ -114,7 +113,7 @@ func newInstance(id string, p createParams, client *http.Client, log logrus.Fiel
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{id: id, log: log, d: d, cb: newCallbacks(base, client, log), ran: make(chan struct{})}
+	in := &instance{log: log, d: d, cb: newCallbacks(base, client, log), ran: make(chan struct{})}
 	d.OnEvent(func(_ context.Context, ev sse.Event) {
 		in.cb.send(eventMessage{Kind: "event", Event: eventFields{
 			Type: ev.Type, Data: ev.Data, ID: ev.LastEventID,

@@ -35,8 +35,7 @@ const maxRequestBody = 1 << 20
 // client instances.
 type service struct {
 	log    logrus.FieldLogger
-	client *http.Client    // for streams and callbacks alike
-	idle   *http.Transport // the client's, to drop idle connections on Close
+	client *http.Client // for streams and callbacks alike
 	mux    *http.ServeMux
 
 	quit     chan struct{} // closed by DELETE /
@@ -49,11 +48,9 @@ type service struct {
 }
 
 func newService(log logrus.FieldLogger) *service {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	s := &service{
 		log:       log,
-		client:    &http.Client{Transport: tr},
-		idle:      tr,
+		client:    &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		mux:       http.NewServeMux(),
 		quit:      make(chan struct{}),
 		instances: make(map[string]*instance),
@@ -79,7 +76,7 @@ func (s *service) Close() {
 	for _, in := range all {
 		in.close()
 	}
-	s.idle.CloseIdleConnections()
+	s.client.CloseIdleConnections()
 }
 
 // status answers GET /: the service is up, with these capabilities.
@@ -106,6 +103,8 @@ func (s *service) create(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	// Under mu from the check to the start, so that Close cannot miss the
+	// instance; building one does no I/O.
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -114,26 +113,18 @@ func (s *service) create(w http.ResponseWriter, r *http.Request) {
 	}
 	s.lastID++
 	id := strconv.Itoa(s.lastID)
-	s.mu.Unlock()
-
 	log := s.log.WithFields(logrus.Fields{"instance": id, "tag": p.Tag})
-	in, err := newInstance(id, p, s.client, log)
+	in, err := newInstance(p, s.client, log)
+	if err == nil {
+		s.instances[id] = in
+		in.start()
+	}
+	s.mu.Unlock()
 	if err != nil {
 		log.WithError(err).Warn("ssecontract: rejected instance")
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		in.d.Close() // never started, so nothing to wait for
-		in.cb.cancel()
-		http.Error(w, "ssecontract: shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	s.instances[id] = in
-	in.start() // under mu, so that Close cannot miss it
-	s.mu.Unlock()
 	log.WithField("stream_url", p.StreamURL).Info("ssecontract: instance created")
 	w.Header().Set("Location", "http://"+r.Host+"/streams/"+id)
 	w.WriteHeader(http.StatusCreated)

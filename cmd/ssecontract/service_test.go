@@ -616,7 +616,7 @@ func TestDeleteLeavesNothingRunning(t *testing.T) {
 		t.Fatal("DELETE waited for the stuck callback server")
 	}
 	c.awaitGone(t)
-	h.svc.idle.CloseIdleConnections()
+	h.svc.client.CloseIdleConnections()
 	h.client.CloseIdleConnections()
 	goleak.VerifyNone(t, ignore)
 }
