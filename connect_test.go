@@ -404,10 +404,15 @@ func TestHTTPClientCheckRedirectKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	pairs := 0
 	for _, err := range s.Events(t.Context()) {
+		pairs++
 		if !errors.Is(err, mine) {
 			t.Errorf("error: got %v; want the client's CheckRedirect error", err)
 		}
+	}
+	if pairs != 1 {
+		t.Errorf("the stream yielded %d pairs; want one, with the client's CheckRedirect error", pairs)
 	}
 	plain := &http.Client{Transport: srv.Client().Transport}
 	if _, err := NewStream(srv.URL, WithHTTPClient(plain)); err != nil {
