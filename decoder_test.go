@@ -17,7 +17,7 @@ func TestDecoder(t *testing.T) {
 		{"message", "\uFFFD", "", "8"},
 	}
 	for n := 1; n <= len(in); n++ {
-		d := NewDecoder(&chunkReader{[]byte(in), n})
+		d := NewDecoder(readsEvery(in, n))
 		var got []event
 		for d.Next() {
 			got = append(got, event{string(d.Type()), string(d.Data()), string(d.ID()), string(d.LastEventID())})

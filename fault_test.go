@@ -364,7 +364,7 @@ func TestFaultStallHTTP(t *testing.T) {
 	}
 	faultDiff(t, "actions", l.lines(), []string{"start 1", `event message id="1" last="1" "a"`,
 		"fault timeout 50ms final=false delay=1ms", "start 2", `event message id="2" last="2" "b"`, "fault end final=true delay=0s"})
-	if ids := []string{srv.Requests()[0].Header.Get("Last-Event-ID"), srv.Requests()[1].Header.Get("Last-Event-ID")}; !slices.Equal(ids, []string{"", "1"}) {
+	if ids := headerValues(srv.Requests()[:2], "Last-Event-ID"); !slices.Equal(ids, []string{"", "1"}) {
 		t.Errorf("Last-Event-ID headers: got %q; want [\"\" \"1\"]", ids)
 	}
 }
@@ -1080,11 +1080,7 @@ func TestFaultInterruptFromHandler(t *testing.T) {
 	}
 	want = append(want, `event message id="" last="10" "tail"`, "fault end final=false delay=2ms", "fault status 204 final=true delay=0s")
 	faultDiff(t, "actions", l.lines(), want)
-	var ids []string
-	for _, r := range srv.Requests() {
-		ids = append(ids, r.Header.Get("Last-Event-ID"))
-	}
-	faultDiff(t, "Last-Event-ID headers", ids, []string{"", "3", "10"})
+	faultDiff(t, "Last-Event-ID headers", headerValues(srv.Requests(), "Last-Event-ID"), []string{"", "3", "10"})
 }
 
 // faultWaitFor polls cond until it holds, for liveness only: it fails the
@@ -1282,8 +1278,11 @@ func TestFaultLargeEvents(t *testing.T) {
 			if ev.ID != "" {
 				last = ev.ID
 			}
+			if i >= len(events) {
+				t.Fatalf("reads of %d bytes: got more than the %d events sent", n, len(events))
+			}
 			want := sse.Event{Type: "message", Data: events[i].Data, ID: events[i].ID, LastEventID: last}
-			if i >= len(events) || ev != want {
+			if ev != want {
 				t.Fatalf("reads of %d bytes, event %d: got type %q, %d bytes of data %.10q…, id %.20q, last %.20q; want %d bytes of %.10q…, id %q, last %.20q",
 					n, i, ev.Type, len(ev.Data), ev.Data, ev.ID, ev.LastEventID, len(want.Data), want.Data, want.ID, want.LastEventID)
 			}

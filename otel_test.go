@@ -213,14 +213,6 @@ func traceparent(s sdktrace.ReadOnlySpan) string {
 	return fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
 }
 
-// newClient returns a client with a transport of its own, closed when the
-// test ends, so no connection outlives it.
-func newClient(t *testing.T) *http.Client {
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
-}
-
 // headerLog records a header of every request a handler serves.
 type headerLog struct {
 	mu   sync.Mutex
@@ -255,7 +247,7 @@ func TestTelemetryCleanStream(t *testing.T) {
 	url := "http://user:secret@" + host + ":" + port + "/events?token=abc&sig=xyz&page=2"
 
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(url, append(rig.opts, sse.WithHTTPClient(newClient(t)),
+	d, err := sse.New(url, append(rig.opts, sse.WithHTTPClient(faultClient(t)),
 		sse.WithLastEventID("6"), sse.WithRedactedQuery("token"))...)
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +437,7 @@ func TestTelemetryFailedResponse(t *testing.T) {
 			srv := ssetest.NewServer(ssetest.Sequence(tt.resp))
 			defer srv.Close()
 			ctx, parent := rig.parent(context.Background())
-			d, err := sse.New(srv.URL, append(rig.opts, sse.WithHTTPClient(newClient(t)))...)
+			d, err := sse.New(srv.URL, append(rig.opts, sse.WithHTTPClient(faultClient(t)))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -718,7 +710,7 @@ func TestTelemetryDefaultsToGlobals(t *testing.T) {
 	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n")}}))
 	defer srv.Close()
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(srv.URL, sse.WithHTTPClient(newClient(t)))
+	d, err := sse.New(srv.URL, sse.WithHTTPClient(faultClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
