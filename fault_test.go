@@ -786,8 +786,8 @@ func TestFaultHostileBytes(t *testing.T) {
 		"event: t\xFF\nid: \xFF\ndata: y\n\n" +
 		":\xFFcomment\n" +
 		"data: \xE2\x82"
-	ev := func(typ, id, data string) string { // as faultLog writes them
-		return fmt.Sprintf("event %s id=%q last=%q %q", typ, id, id, data)
+	ev := func(typ, id, data string) string {
+		return actionText(sse.Event{Type: typ, ID: id, LastEventID: id, Data: data})
 	}
 	want := []string{
 		"start 1",

@@ -15,6 +15,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +62,7 @@ func FuzzParseSplit(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64, limit uint16) {
 		whole := fuzzRun(t, io.NopCloser(strings.NewReader(string(in))), int(limit))
 		split := fuzzRun(t, fuzzSplitter(in, seed), int(limit))
-		if !fuzzEqual(whole, split) {
+		if !slices.Equal(whole, split) {
 			t.Fatalf("input %.200q, split by seed %d, limit %d:\n%s", in, seed, limit, fuzzDiff(whole, split))
 		}
 	})
@@ -76,7 +77,7 @@ func FuzzParseReference(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
 		got := fuzzRun(t, fuzzSplitter(in, seed), 0)
 		want := refParse(in)
-		if !fuzzEqual(got, want) {
+		if !slices.Equal(got, want) {
 			t.Fatalf("input %.200q, split by seed %d:\n%s", in, seed, fuzzDiff(got, want))
 		}
 	})
@@ -97,10 +98,6 @@ func fuzzDiff(got, want []string) string {
 		}
 	}
 	return "no difference"
-}
-
-func fuzzEqual(a, b []string) bool {
-	return len(a) == len(b) && strings.Join(a, "\x00") == strings.Join(b, "\x00")
 }
 
 // fuzzRun reads body as one connection of a Stream and describes its
@@ -203,11 +200,11 @@ func refParse(in []byte) []string {
 				if hasID {
 					ev.ID = idBuf
 				}
-				out = append(out, fmt.Sprintf("event %s id=%q last=%q %q", ev.Type, ev.ID, ev.LastEventID, ev.Data))
+				out = append(out, actionText(ev))
 			}
 			data, typ, hasData, hasID = "", "", false, false
 		case line[0] == ':':
-			out = append(out, fmt.Sprintf("comment %q", line[1:]))
+			out = append(out, actionText(sse.Comment{Text: line[1:]}))
 		default:
 			name, value, _ := strings.Cut(line, ":")
 			value = strings.TrimPrefix(value, " ")
@@ -231,7 +228,7 @@ func refParse(in []byte) []string {
 			}
 		}
 	}
-	return append(out, fmt.Sprintf("fault end final=false delay=%v", retry))
+	return append(out, faultText(sse.Fault{RetryDelay: retry}))
 }
 
 // refRetry reads a retry value: ASCII digits only, in milliseconds. Values
@@ -315,7 +312,7 @@ func TestFuzzRefParse(t *testing.T) {
 		{"retry: 9223372036854\nretry: 1x\n", []string{"start 1", "fault end final=false delay=2562047h47m16.854s"}},
 	}
 	for _, tt := range tests {
-		if got := refParse([]byte(tt.in)); !fuzzEqual(got, tt.want) {
+		if got := refParse([]byte(tt.in)); !slices.Equal(got, tt.want) {
 			t.Errorf("refParse(%q):\ngot  %q\nwant %q", tt.in, got, tt.want)
 		}
 	}
