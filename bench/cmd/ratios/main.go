@@ -84,10 +84,11 @@ func parse(r io.Reader, samples map[key]map[string][]float64, shapes []string) [
 	return shapes
 }
 
-// median returns the figure of one benchmark's samples that -stat asks for.
+// figure returns the figure of one benchmark's samples that -stat asks for:
+// the best sample or the median.
 // For units where less is better (ns/event, allocs/event, B/event) best is
 // the smallest.
-func median(v []float64, unit string) float64 {
+func figure(v []float64, unit string) float64 {
 	if len(v) == 0 {
 		return 0
 	}
@@ -105,7 +106,7 @@ func median(v []float64, unit string) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// fastest returns the implementation with the highest median of unit among
+// fastest returns the implementation with the highest figure of unit among
 // those in group and shape that match, and its figure.
 func fastest(samples map[key]map[string][]float64, group, shape, unit string, match func(string) bool) (string, float64) {
 	best, bestV := "-", 0.0
@@ -113,7 +114,7 @@ func fastest(samples map[key]map[string][]float64, group, shape, unit string, ma
 		if k.group != group || k.shape != shape || !match(k.impl) {
 			continue
 		}
-		if v := median(u[unit], unit); v > bestV {
+		if v := figure(u[unit], unit); v > bestV {
 			best, bestV = k.impl, v
 		}
 	}
@@ -146,7 +147,7 @@ func verdict(a, b, target float64) string {
 var smallShapes = []string{"small-lf", "small-crlf", "small-1byte", "comments"}
 
 func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
-	fig := func(shape, impl, unit string) float64 { return median(samples[key{"Decode", shape, impl}][unit], unit) }
+	fig := func(shape, impl, unit string) float64 { return figure(samples[key{"Decode", shape, impl}][unit], unit) }
 	if !slices.ContainsFunc(shapes, func(sh string) bool { _, ok := samples[key{"Decode", sh, "ours-stream"}]; return ok }) {
 		return
 	}
@@ -215,10 +216,10 @@ func scale(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
 	for _, impl := range impls {
 		fmt.Fprint(tw, impl, "\t")
 		for _, sz := range sizes {
-			fmt.Fprintf(tw, "%.1f\t", median(samples[key{"Scale", sz, impl}]["MB/s"], "MB/s"))
+			fmt.Fprintf(tw, "%.1f\t", figure(samples[key{"Scale", sz, impl}]["MB/s"], "MB/s"))
 		}
-		first := median(samples[key{"Scale", sizes[0], impl}]["MB/s"], "MB/s")
-		last := median(samples[key{"Scale", sizes[len(sizes)-1], impl}]["MB/s"], "MB/s")
+		first := figure(samples[key{"Scale", sizes[0], impl}]["MB/s"], "MB/s")
+		last := figure(samples[key{"Scale", sizes[len(sizes)-1], impl}]["MB/s"], "MB/s")
 		fmt.Fprintf(tw, "%s\t\n", ratio(last, first))
 	}
 	tw.Flush()
@@ -231,7 +232,7 @@ func kib(shape string) int {
 }
 
 func overHTTP(w io.Writer, samples map[key]map[string][]float64, shapes []string) {
-	fig := func(shape, impl, unit string) float64 { return median(samples[key{"HTTP", shape, impl}][unit], unit) }
+	fig := func(shape, impl, unit string) float64 { return figure(samples[key{"HTTP", shape, impl}][unit], unit) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	printed := false
 	for _, sh := range shapes {
