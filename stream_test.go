@@ -1089,3 +1089,84 @@ func TestLongLineAllocationsGrowLinearly(t *testing.T) {
 		t.Errorf("a 2 MiB line allocated %d bytes; want under three times the line", large)
 	}
 }
+
+// stallAfter is a body that delivers first and then waits, as an idle
+// connection does, until it is closed.
+type stallAfter struct {
+	first  []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (r *stallAfter) Read(b []byte) (int, error) {
+	if len(r.first) > 0 {
+		n := copy(b, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	<-r.closed
+	return 0, io.EOF
+}
+
+func (r *stallAfter) Close() error {
+	r.once.Do(func() { close(r.closed) })
+	return nil
+}
+
+// TestIdleStreamCost holds idle streams, after their first event, to what
+// issue 9 allows: at most 8 KiB of the library's heap each, no goroutine of
+// its own for a Stream and one for a Dispatcher. The bodies are in memory,
+// so nothing of net/http is counted (bench/cmd/idle measures over HTTP).
+func TestIdleStreamCost(t *testing.T) {
+	const n = 300
+	src := WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+		return &stallAfter{first: []byte("id: 100001\nevent: update\ndata: {\"seq\":1,\"user\":\"u-1234\"}\n\n"), closed: make(chan struct{})}, nil
+	}))
+	modes := map[string]struct {
+		open       func() (close func())
+		goroutines int
+	}{
+		"stream": {func() func() {
+			s, _ := NewStream("", src)
+			for range s.Events(context.Background()) {
+				break // the connection stays open, unread
+			}
+			return func() { s.Close() }
+		}, 0},
+		"dispatcher": {func() func() {
+			d, _ := New("", src)
+			got := make(chan struct{}, 1)
+			d.OnEvent(func(context.Context, Event) { got <- struct{}{} })
+			d.Start(context.Background())
+			<-got
+			return func() { d.Close() }
+		}, 1},
+	}
+	for name, m := range modes {
+		closers := make([]func(), 0, n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		for range n {
+			closers = append(closers, m.open())
+		}
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		goroutines := runtime.NumGoroutine() - g0
+		for _, c := range closers {
+			c()
+		}
+		heap := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+		t.Logf("%s: %d bytes of heap and %.2f goroutines per idle stream", name, heap, float64(goroutines)/n)
+		if heap > 8<<10 {
+			t.Errorf("%s: %d bytes of heap per idle stream; want at most %d", name, heap, 8<<10)
+		}
+		// A goroutine of an earlier test may still be on its way out.
+		if per := float64(goroutines) / n; per < float64(m.goroutines)-0.05 || per > float64(m.goroutines)+0.05 {
+			t.Errorf("%s: %d goroutines for %d idle streams; want %d each", name, goroutines, n, m.goroutines)
+		}
+	}
+}
