@@ -291,18 +291,20 @@ func writeProfile(path string) error {
 // open opens one stream in the current mode, waits for its first event, and
 // returns what closes it.
 func open(ctx context.Context, hc *http.Client, url string) (func(), error) {
+	// What open returns outlives it, so it hangs off WithoutCancel(ctx);
+	// the timeout bounds the waits that need not (a Dispatcher's first
+	// event).
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	switch *mode {
 	case "http":
 		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, url, nil)
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 		req.Header.Set("Accept", "text/event-stream")
 		resp, err := hc.Do(req)
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 		var buf [128]byte
@@ -312,22 +314,18 @@ func open(ctx context.Context, hc *http.Client, url string) (func(), error) {
 			got += k
 			if err != nil || got == len(buf) {
 				resp.Body.Close()
-				cancel()
 				return nil, fmt.Errorf("first event: %v", err)
 			}
 		}
-		cancel()
 		return func() { resp.Body.Close() }, nil
 	case "stream":
 		s, err := sse.NewStream(url, sse.WithHTTPClient(hc))
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 		// The stream keeps its connection between ranges, as long as the
 		// context of the iteration lives: so it must outlive open.
 		keep, stop := context.WithCancel(context.WithoutCancel(ctx))
-		cancel()
 		for _, err := range s.Events(keep) {
 			if err != nil {
 				stop()
@@ -340,18 +338,15 @@ func open(ctx context.Context, hc *http.Client, url string) (func(), error) {
 	case "dispatch":
 		d, err := sse.New(url, sse.WithHTTPClient(hc))
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 		got := make(chan struct{})
 		var once sync.Once
 		d.OnEvent(func(context.Context, sse.Event) { once.Do(func() { close(got) }) })
 		if err := d.Start(context.WithoutCancel(ctx)); err != nil {
-			cancel()
 			d.Close()
 			return nil, err
 		}
-		defer cancel()
 		select {
 		case <-got:
 			return func() { d.Close() }, nil
@@ -360,6 +355,5 @@ func open(ctx context.Context, hc *http.Client, url string) (func(), error) {
 			return nil, errors.New("no first event in time")
 		}
 	}
-	cancel()
 	return nil, fmt.Errorf("unknown mode %q", *mode)
 }
