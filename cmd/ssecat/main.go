@@ -195,7 +195,7 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 			var se *sse.StatusError
 			switch {
 			case a.Err == nil:
-				out.notice("stream ended by the server")
+				out.notice(describe(nil))
 				return finish(out, stderr, exitOK)
 			case errors.As(a.Err, &se) && se.Code == http.StatusNoContent:
 				out.notice("server ended the stream (204 No Content)")
