@@ -1,5 +1,10 @@
 package sse
 
+// This file is the HTTP source: one connection attempt, from the request to
+// a checked response whose body the stream (stream.go) parses. The redirect
+// rules, the response checks and the decoding of the body live here; what
+// to do about a failure is the stream's business.
+
 import (
 	"bytes"
 	"context"
@@ -41,18 +46,18 @@ type httpSource struct {
 	propagators propagation.TextMapPropagator
 }
 
-func newHTTPSource(rawURL string, c *config) (*httpSource, error) {
+func newHTTPSource(rawURL string, c *config, redact redactor) (*httpSource, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("sse: bad URL: %w", err)
+		return nil, fmt.Errorf("sse: bad URL: %w", redact.Error(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("sse: bad URL %q: scheme must be http or https", u.Redacted())
+		return nil, fmt.Errorf("sse: bad URL %q: scheme must be http or https", redact.URL(rawURL))
 	}
 	client := c.client
 	if client.CheckRedirect == nil {
 		copied := *client
-		copied.CheckRedirect = limitRedirects(c.maxRedirects)
+		copied.CheckRedirect = limitRedirects(c.maxRedirects, redact)
 		client = &copied
 	}
 	h := &httpSource{
@@ -71,10 +76,10 @@ func newHTTPSource(rawURL string, c *config) (*httpSource, error) {
 
 // limitRedirects fails a request after n redirects. net/http itself drops
 // Authorization and cookies when a redirect leaves the original host.
-func limitRedirects(n int) func(*http.Request, []*http.Request) error {
+func limitRedirects(n int, redact redactor) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if len(via) > n {
-			return &RedirectError{Limit: n, URL: req.URL.Redacted()}
+			return &RedirectError{Limit: n, URL: redact.URL(req.URL.String())}
 		}
 		return nil
 	}
@@ -116,9 +121,9 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 		return nil, err
 	}
 	recordStatus(ctx, resp.StatusCode)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.StatusCode == http.StatusNoContent {
+	if code := resp.StatusCode; code < 200 || code > 299 || code == http.StatusNoContent {
 		resp.Body.Close()
-		return nil, &StatusError{Code: resp.StatusCode}
+		return nil, &StatusError{Code: code}
 	}
 	ct := resp.Header.Get("Content-Type")
 	// As in the Fetch standard's MIME type parser, only the essence counts: a malformed

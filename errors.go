@@ -72,7 +72,7 @@ func (e *TimeoutError) Timeout() bool { return true }
 // [WithMaxRedirects] allows, which also ends redirect loops.
 type RedirectError struct {
 	Limit int    // the number of redirects allowed
-	URL   string // the last location the server redirected to
+	URL   string // the last location the server redirected to, redacted as logs show URLs
 }
 
 func (e *RedirectError) Error() string {

@@ -276,12 +276,13 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
-// WithRedactedQuery names query parameters whose values traces (url.full)
-// and logs show as REDACTED; it may be given more than once. With no names,
-// every query value is hidden. Credentials in the URL, and the values of
-// AWSAccessKeyId, Signature, sig and X-Goog-Signature, are always hidden, as
-// the OpenTelemetry semantic conventions ask. Requests are not changed.
-// Default: only those.
+// WithRedactedQuery names query parameters whose values traces (url.full),
+// logs and errors show as REDACTED, in the stream's URL and in any other
+// URL an error quotes, such as a redirect's; it may be given more than
+// once. With no names, every query value is hidden. Credentials in a URL,
+// and the values of AWSAccessKeyId, Signature, sig and X-Goog-Signature,
+// are always hidden, as the OpenTelemetry semantic conventions ask.
+// Requests are not changed. Default: only those.
 func WithRedactedQuery(names ...string) Option {
 	return optionFunc(func(c *config) {
 		if len(names) == 0 {

@@ -6,9 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -104,7 +102,7 @@ type typeCount struct {
 }
 
 // newTelemetry builds the telemetry of a stream of rawURL; redactedURL is
-// what traces may show of it (see redactURL).
+// what traces may show of it (see redactor.URL).
 func newTelemetry(c *config, rawURL, redactedURL string) *telemetry {
 	t := &telemetry{
 		tracer:   c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
@@ -285,47 +283,6 @@ func errorType(err error) string {
 		return "unexpected_eof" // the connection dropped mid-stream
 	}
 	return semconv.ErrorType(err).Value.AsString()
-}
-
-// redactedQueryKeys are the query parameters whose values the HTTP semantic
-// conventions ask to hide by default.
-var redactedQueryKeys = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
-
-// redactURL hides what traces and logs must not show: credentials, and the
-// values of sensitive query parameters (see [WithRedactedQuery]).
-func (c *config) redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword("REDACTED", "REDACTED")
-		} else {
-			u.User = url.User("REDACTED")
-		}
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = c.redactQueryValues(u.RawQuery)
-	}
-	return u.String()
-}
-
-// redactQueryValues replaces sensitive values in a raw query, and leaves the
-// rest of it exactly as it was.
-func (c *config) redactQueryValues(q string) string {
-	parts := strings.Split(q, "&")
-	for i, p := range parts {
-		rawKey, _, hasValue := strings.Cut(p, "=")
-		key := rawKey
-		if k, err := url.QueryUnescape(rawKey); err == nil {
-			key = k
-		}
-		if hasValue && (c.redactAllQuery || slices.Contains(redactedQueryKeys, key) || slices.Contains(c.redactQuery, key)) {
-			parts[i] = rawKey + "=REDACTED"
-		}
-	}
-	return strings.Join(parts, "&")
 }
 
 func serverPort(u *url.URL) int {

@@ -28,6 +28,7 @@ type Stream struct {
 	tel    *telemetry
 	log    logrus.FieldLogger // the configured logger; see logger
 	logURL string             // the URL as logs show it
+	redact redactor           // hides secrets in errors that leave the stream
 	delay  retryDelay
 
 	// What the stream keeps of its configuration; the rest of it lives in
@@ -110,15 +111,16 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	redact := newRedactor(c)
 	src := c.source
 	if src == nil {
-		h, err := newHTTPSource(url, c)
+		h, err := newHTTPSource(url, c, redact)
 		if err != nil {
 			return nil, err
 		}
 		src = h
 	}
-	redacted := c.redactURL(url) // for logs and traces alike
+	redacted := redact.URL(url) // for logs and traces alike
 	s := &Stream{
 		url:           url,
 		src:           src,
@@ -129,6 +131,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		tel:           newTelemetry(c, url, redacted),
 		log:           c.log,
 		logURL:        redacted,
+		redact:        redact,
 		delay:         retryDelay{b: c.backoff},
 		lastEventID:   c.lastEventID,
 	}
@@ -533,6 +536,7 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 			err = cause // our own cancellation explains the read or request error
 		}
 	}
+	err = s.redact.Error(err) // the Fault, logs, span and Wait show no credential
 	if s.halt.Load() || ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return s.halted()
 	}
