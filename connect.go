@@ -13,6 +13,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
 )
@@ -54,17 +56,15 @@ func newHTTPSource(rawURL string, c *config, redact redactor) (*httpSource, erro
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("sse: bad URL %q: scheme must be http or https", redact.URL(rawURL))
 	}
-	client := c.client
-	if client.CheckRedirect == nil {
-		copied := *client
-		copied.CheckRedirect = limitRedirects(c.maxRedirects, redact)
-		client = &copied
-	}
+	// A copy, so that the caller's client is not changed; it shares the
+	// Transport, and with it the connection pool.
+	client := *c.client
+	client.CheckRedirect = redirectPolicy(c.maxRedirects, c.client.CheckRedirect, crossOriginHeaders(c.propagators), redact)
 	h := &httpSource{
 		url:         rawURL,
 		method:      c.method,
 		body:        c.body,
-		client:      client,
+		client:      &client,
 		hook:        c.requestHook,
 		propagators: c.propagators,
 	}
@@ -74,15 +74,58 @@ func newHTTPSource(rawURL string, c *config, redact redactor) (*httpSource, erro
 	return h, nil
 }
 
-// limitRedirects fails a request after n redirects. net/http itself drops
-// Authorization and cookies when a redirect leaves the original host.
-func limitRedirects(n int, redact redactor) func(*http.Request, []*http.Request) error {
+// crossOriginHeaders returns the request headers that a redirect to another
+// origin keeps: those that describe the request rather than who sends it,
+// and the trace context. Any other header may carry a credential (an API
+// key in a header of its own, as well as Authorization, Cookie and
+// Proxy-Authorization), so it stays with the origin it was meant for;
+// Referer goes too, as it may quote a secret query.
+func crossOriginHeaders(p propagation.TextMapPropagator) []string {
+	keep := []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control",
+		"Content-Language", "Content-Type", "Last-Event-Id", "Pragma", "User-Agent"}
+	for _, f := range p.Fields() {
+		keep = append(keep, http.CanonicalHeaderKey(f))
+	}
+	return keep
+}
+
+// redirectPolicy returns the CheckRedirect of a stream's client. It
+// refuses a redirect from https to http, and once a redirect has left the
+// first request's origin (scheme, host and port), it removes every header
+// but those in keep, for the rest of the chain: net/http itself only
+// drops Authorization and cookies when the host name changes, and not for
+// a subdomain. Then it calls next, the caller's own CheckRedirect, which
+// sees the request as it will be sent; without one, it enforces limit.
+func redirectPolicy(limit int, next func(*http.Request, []*http.Request) error, keep []string, redact redactor) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) > n {
-			return &RedirectError{Limit: n, URL: redact.URL(req.URL.String())}
+		left := !sameOrigin(req.URL, via[0].URL)
+		for _, r := range via {
+			if r.URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return &RedirectError{URL: redact.URL(req.URL.String()), Downgrade: true}
+			}
+			left = left || !sameOrigin(r.URL, via[0].URL)
+		}
+		if left {
+			for name := range req.Header {
+				if !slices.Contains(keep, name) {
+					delete(req.Header, name)
+				}
+			}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) > limit {
+			return &RedirectError{Limit: limit, URL: redact.URL(req.URL.String())}
 		}
 		return nil
 	}
+}
+
+// sameOrigin reports whether a and b have one origin: scheme, host and
+// port, with a missing port read as the scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && strings.EqualFold(a.Hostname(), b.Hostname()) && serverPort(a) == serverPort(b)
 }
 
 // Open sends the request and checks that the response is an event stream.

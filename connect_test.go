@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -662,5 +664,196 @@ func TestErrorText(t *testing.T) {
 	var timeout interface{ Timeout() bool }
 	if !errors.As(error(&TimeoutError{}), &timeout) || !timeout.Timeout() {
 		t.Error("*TimeoutError does not report Timeout() == true")
+	}
+}
+
+// originServer is an event stream server that records its requests and
+// redirects /go to the URL in its "to" query parameter.
+type originServer struct {
+	*httptest.Server
+	log requestLog
+}
+
+func newOriginServer(t *testing.T, tls, h2 bool) *originServer {
+	o := &originServer{}
+	o.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.log.record(r)
+		if wantMajor := map[bool]int{false: 1, true: 2}[h2]; r.ProtoMajor != wantMajor {
+			t.Errorf("request over HTTP/%d; want HTTP/%d", r.ProtoMajor, wantMajor)
+		}
+		if r.URL.Path == "/go" {
+			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusTemporaryRedirect)
+			return
+		}
+		eventStream(w)
+		io.WriteString(w, "data: here\n\n")
+	}))
+	if tls {
+		o.EnableHTTP2 = h2
+		o.StartTLS()
+	} else {
+		o.Start()
+	}
+	t.Cleanup(o.Close)
+	return o
+}
+
+// port returns the server's port.
+func (o *originServer) port() string {
+	_, port, _ := strings.Cut(o.Listener.Addr().String(), ":")
+	return port
+}
+
+// namedClient returns a client that trusts the test certificate (valid for
+// example.com and *.example.com) and reaches every host name on loopback,
+// at the port of the URL.
+func namedClient(tlsServer *httptest.Server) *http.Client {
+	tr := tlsServer.Client().Transport.(*http.Transport).Clone()
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		_, port, _ := net.SplitHostPort(addr)
+		return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+	}
+	return &http.Client{Transport: tr}
+}
+
+// goTo returns the URL at origin from that redirects to to.
+func goTo(from, to string) string {
+	return from + "/go?to=" + url.QueryEscape(to)
+}
+
+// Credentials follow the origin (scheme, host and port), not the host name:
+// a redirect to another port, a subdomain or back from another origin
+// drops every header but those that describe the request, and the Referer
+// with the secret query it quotes; a redirect within the origin keeps them.
+func TestHTTPRedirectCredentials(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			a, b := newOriginServer(t, true, h2), newOriginServer(t, true, h2)
+			client := namedClient(a.Server)
+			originA := "https://example.com:" + a.port()
+			originB := "https://example.com:" + b.port()
+			subA := "https://sub.example.com:" + a.port()
+			tests := []struct {
+				name  string
+				start string
+				final *originServer
+				keeps bool
+			}{
+				{"same origin", goTo(originA, "/stream"), a, true},
+				{"same name, other port", goTo(originA, originB+"/stream"), b, false},
+				{"subdomain", goTo(originA, subA+"/stream"), a, false},
+				{"back to the origin", goTo(originA, goTo(originB, originA+"/stream")), a, false},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					a.log, b.log = requestLog{}, requestLog{}
+					start := strings.Replace(tt.start, "/go?", "/go?token=s3cret&", 1)
+					s, err := NewStream(start, WithHTTPClient(client), WithLastEventID("7"),
+						WithHeader("Authorization", "Bearer s3cret"), WithHeader("Cookie", "session=s3cret"),
+						WithHeader("Proxy-Authorization", "Basic s3cret"), WithHeader("X-Api-Key", "s3cret"),
+						WithHeader("Content-Type", "application/json"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer s.Close()
+					var got []string
+					for a := range s.All(t.Context()) {
+						got = append(got, describe(a))
+					}
+					if len(got) < 2 || got[1] != describe(Event{Type: "message", Data: "here", LastEventID: "7"}) {
+						t.Fatalf("actions: got %q; want the event at the end of the redirects", got)
+					}
+					reqs := tt.final.log.get()
+					last := reqs[len(reqs)-1].header
+					for _, name := range []string{"Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key"} {
+						if v, sent := last[name]; sent != tt.keeps {
+							t.Errorf("%s at the end of the redirects: got %q; want it sent: %v", name, v, tt.keeps)
+						}
+					}
+					if v := last.Get("Referer"); !tt.keeps && v != "" {
+						t.Errorf("Referer at another origin: got %q; want none", v)
+					}
+					for name, want := range map[string]string{"Accept": "text/event-stream", "Cache-Control": "no-cache",
+						"Last-Event-Id": "7", "Content-Type": "application/json"} {
+						if v := last.Get(name); v != want {
+							t.Errorf("%s at the end of the redirects: got %q; want %q", name, v, want)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// Nothing is followed from https to http, even on the same host name: the
+// attempt fails with a *RedirectError, and the plain server sees nothing.
+func TestHTTPRedirectDowngrade(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			secure, plain := newOriginServer(t, true, h2), newOriginServer(t, false, false)
+			client := namedClient(secure.Server)
+			target := "http://example.com:" + plain.port() + "/stream"
+			cases := map[string]string{
+				"direct":       goTo("https://example.com:"+secure.port(), target),
+				"via a second": goTo("https://example.com:"+secure.port(), goTo("https://example.com:"+secure.port(), target)),
+			}
+			for name, start := range cases {
+				t.Run(name, func(t *testing.T) {
+					for _, c := range []*http.Client{client, {Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}} {
+						s, err := NewStream(start, WithHTTPClient(c), WithHeader("Authorization", "Bearer s3cret"))
+						if err != nil {
+							t.Fatal(err)
+						}
+						var errs []error
+						for _, err := range s.Events(t.Context()) {
+							errs = append(errs, err)
+						}
+						s.Close()
+						var re *RedirectError
+						if len(errs) != 1 || !errors.As(errs[0], &re) || !re.Downgrade || re.URL != target {
+							t.Fatalf("errors: got %v; want one *RedirectError, Downgrade to %s", errs, target)
+						}
+						if want := "sse: refused redirect from https to " + target; re.Error() != want {
+							t.Errorf("text: got %q; want %q", re.Error(), want)
+						}
+					}
+					if n := plain.log.count(); n != 0 {
+						t.Errorf("the plain server got %d requests; want none", n)
+					}
+				})
+			}
+		})
+	}
+}
+
+// A client's own CheckRedirect replaces the limit, not the origin rule: it
+// sees the request without the credentials, and may put one back on purpose.
+func TestHTTPRedirectClientPolicy(t *testing.T) {
+	a, b := newOriginServer(t, true, true), newOriginServer(t, true, true)
+	client := namedClient(a.Server)
+	var seen []string
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		seen = append(seen, req.Header.Get("Authorization"))
+		req.Header.Set("X-Again", "on purpose")
+		return nil
+	}
+	start := goTo("https://example.com:"+a.port(), "https://example.com:"+b.port()+"/stream")
+	s, err := NewStream(start, WithHTTPClient(client), WithHeader("Authorization", "Bearer s3cret"), WithMaxRedirects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, err := range s.Events(t.Context()) {
+		if err != nil {
+			t.Fatalf("got %v; want the event, the client's policy allowing the redirect", err)
+		}
+		break
+	}
+	if len(seen) != 1 || seen[0] != "" {
+		t.Errorf("the client's CheckRedirect saw Authorization %q; want it dropped already", seen)
+	}
+	if reqs := b.log.get(); len(reqs) != 1 || reqs[0].header.Get("X-Again") != "on purpose" || reqs[0].header.Get("Authorization") != "" {
+		t.Errorf("the other origin got %v; want one request with X-Again and no Authorization", reqs)
 	}
 }

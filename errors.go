@@ -68,14 +68,20 @@ func (e *TimeoutError) Error() string {
 // Timeout reports true, so that net.Error style checks see a timeout.
 func (e *TimeoutError) Timeout() bool { return true }
 
-// RedirectError reports a request that was redirected more often than
-// [WithMaxRedirects] allows, which also ends redirect loops.
+// RedirectError reports a redirect the stream refused to follow: one past
+// the number [WithMaxRedirects] allows, which also ends redirect loops, or
+// one from https to plain http, which would send the request, and whatever
+// it carries, unencrypted.
 type RedirectError struct {
-	Limit int    // the number of redirects allowed
-	URL   string // the last location the server redirected to, redacted as logs show URLs
+	Limit     int    // the number of redirects allowed; 0 for a Downgrade
+	URL       string // where the refused redirect led, redacted as logs show URLs
+	Downgrade bool   // the redirect led from https to http
 }
 
 func (e *RedirectError) Error() string {
+	if e.Downgrade {
+		return fmt.Sprintf("sse: refused redirect from https to %s", e.URL)
+	}
 	return fmt.Sprintf("sse: more than %d redirects (last to %s)", e.Limit, e.URL)
 }
 

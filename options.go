@@ -121,8 +121,11 @@ func discardLogger() logrus.FieldLogger { return discard }
 // WithHTTPClient sets the client for HTTP requests. Default:
 // http.DefaultClient. A client with a Timeout is rejected by [New], because
 // net/http applies it to the whole body and so to the life of the stream;
-// use [WithReadTimeout]. The client is not modified: if its CheckRedirect is
-// nil, a copy of it enforces [WithMaxRedirects].
+// use [WithReadTimeout]. The client is not modified: the stream uses a copy
+// (sharing its Transport) whose CheckRedirect first applies the rules given
+// at [WithMaxRedirects] (no redirect from https to http; credentials stay
+// with their origin), and then calls the client's own CheckRedirect, if it
+// has one, in place of the limit.
 func WithHTTPClient(client *http.Client) Option {
 	return optionFunc(func(c *config) {
 		if client != nil {
@@ -148,7 +151,10 @@ func WithBody(body []byte) Option {
 
 // WithHeader adds a request header, sent on every connection attempt. It may
 // be given more than once. Default: only Accept: text/event-stream,
-// Cache-Control: no-cache, and Last-Event-ID when there is one.
+// Cache-Control: no-cache, and Last-Event-ID when there is one; a header set
+// here replaces the first two. A redirect to another origin
+// drops the header unless it is one that describes the request, such as
+// Accept or Content-Type; see [WithMaxRedirects].
 func WithHeader(name, value string) Option {
 	return optionFunc(func(c *config) { c.header.Add(name, value) })
 }
@@ -161,8 +167,23 @@ func WithRequestHook(hook func(*http.Request) error) Option {
 }
 
 // WithMaxRedirects sets how many redirects one connection attempt may follow
-// before it fails with a *[RedirectError]. Default: 10. It has no effect on
-// a client given to [WithHTTPClient] that has its own CheckRedirect.
+// before it fails with a *[RedirectError]. Default: 10. A client given to
+// [WithHTTPClient] with its own CheckRedirect decides this itself.
+//
+// Two rules hold whatever the limit and the client: a redirect from https
+// to http fails with a *[RedirectError] whose Downgrade is set; and once a
+// redirect leaves the origin (scheme, host and port) of the stream's URL,
+// the request keeps only the headers that describe it (Accept,
+// Accept-Encoding, Accept-Language, Cache-Control, Content-Language,
+// Content-Type, Last-Event-ID, Pragma, User-Agent and the trace context),
+// for the rest of the redirects. Authorization, Cookie,
+// Proxy-Authorization, Referer and every other header, from [WithHeader] or
+// a request hook, stay with the origin, even when the new host is a
+// subdomain or the same host on another port. A client's own CheckRedirect
+// runs after these rules, sees the request as it will be sent, and may put
+// a header back on purpose. Credentials in the URL's user info are not sent
+// past the origin either; cookies from the client's Jar follow their own
+// scope.
 func WithMaxRedirects(n int) Option {
 	return optionFunc(func(c *config) { c.maxRedirects = max(n, 0) })
 }
