@@ -50,11 +50,13 @@ type httpSource struct {
 
 func newHTTPSource(rawURL string, c *config, redact redactor) (*httpSource, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("sse: bad URL: %w", redact.Error(err))
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("sse: bad URL %q: scheme must be http or https", redact.URL(rawURL))
+	switch {
+	case err != nil:
+		return nil, &ConfigError{Setting: "URL", Reason: "does not parse", Err: redact.Error(err)}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, &ConfigError{Setting: "URL", Reason: fmt.Sprintf("%q: the scheme must be http or https", redact.URL(rawURL))}
+	case u.Hostname() == "":
+		return nil, &ConfigError{Setting: "URL", Reason: fmt.Sprintf("%q has no host", redact.URL(rawURL))}
 	}
 	// A copy, so that the caller's client is not changed; it shares the
 	// Transport, and with it the connection pool.
@@ -150,7 +152,9 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 	if req.Header.Get("Cache-Control") == "" {
 		req.Header.Set("Cache-Control", "no-cache")
 	}
-	if lastEventID != "" {
+	// net/http refuses a request with a control byte in a header, and the
+	// id came from the server: sent, it would fail every attempt.
+	if lastEventID != "" && invalidHeaderByte(lastEventID) < 0 {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
 	h.propagators.Inject(ctx, propagation.HeaderCarrier(req.Header))
@@ -176,4 +180,25 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 		return nil, &ContentTypeError{ContentType: ct}
 	}
 	return resp.Body, nil
+}
+
+// invalidHeaderByte returns the index of the first byte net/http refuses in
+// a header value (a control byte other than tab), or -1 if there is none.
+func invalidHeaderByte(v string) int {
+	return strings.IndexFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
+}
+
+// validToken reports whether s is an HTTP token (RFC 9110, section 5.6.2),
+// as a header name and a method must be.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -451,6 +451,69 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// What net/http would refuse on every attempt is refused by New, with a
+// *ConfigError whose text shows no credential and no header value.
+func TestNewRejectsUnsendable(t *testing.T) {
+	tests := []struct {
+		name    string
+		url     string
+		opts    []Option
+		setting string
+	}{
+		{"no host", "http:///stream", nil, "URL"},
+		{"no host, opaque", "http:stream", nil, "URL"},
+		{"only a port", "http://:8080/", nil, "URL"},
+		{"no host, with user info", "https://s3cret@/", nil, "URL"},
+		{"bad URL with user info", "http://u:s3cret@[::1", nil, "URL"},
+		{"ftp with user info", "ftp://u:s3cret@h/", nil, "URL"},
+		{"method with a space", "http://h/", []Option{WithMethod("GET /")}, "WithMethod"},
+		{"method with a newline", "http://h/", []Option{WithMethod("G\nET")}, "WithMethod"},
+		{"empty header name", "http://h/", []Option{WithHeader("", "s3cret")}, "WithHeader"},
+		{"header line as a name", "http://h/", []Option{WithHeader("Authorization: Bearer s3cret", "")}, "WithHeader"},
+		{"header name with a colon", "http://h/", []Option{WithHeader("X:Y", "s3cret")}, "WithHeader"},
+		{"header value with CR LF", "http://h/", []Option{WithHeader("X-Token", "s3cret\r\nX-Injected: 1")}, "WithHeader"},
+		{"header value with 0x01", "http://h/", []Option{WithHeader("Authorization", "Bearer s3cret\x01")}, "WithHeader"},
+		{"header value with DEL", "http://h/", []Option{WithHeader("X-Token", "s3cret\x7f")}, "WithHeader"},
+		{"header value with NUL", "http://h/", []Option{WithHeader("X-Token", "s3cret\x00")}, "WithHeader"},
+		{"last event ID with 0x01", "http://h/", []Option{WithLastEventID("s3cret\x01")}, "WithLastEventID"},
+		{"last event ID with ESC", "http://h/", []Option{WithLastEventID("\x1bs3cret")}, "WithLastEventID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, newFunc := range []func() (io.Closer, error){
+				func() (io.Closer, error) { return New(tt.url, tt.opts...) },
+				func() (io.Closer, error) { return NewStream(tt.url, tt.opts...) },
+			} {
+				c, err := newFunc()
+				var ce *ConfigError
+				switch {
+				case err == nil:
+					c.Close()
+					t.Fatal("got no error; want a *ConfigError")
+				case !errors.As(err, &ce) || ce.Setting != tt.setting:
+					t.Errorf("got %v; want a *ConfigError for %s", err, tt.setting)
+				case strings.Contains(err.Error(), "s3cret"):
+					t.Errorf("error %q shows a secret", err)
+				case !strings.HasPrefix(err.Error(), "sse: "+tt.setting+": "):
+					t.Errorf("error %q; want it to start with \"sse: %s: \"", err, tt.setting)
+				}
+			}
+		})
+	}
+	accepted := [][]Option{
+		{WithHeader("X-Tab", "a\tb"), WithHeader("X-Text", "caf\u00e9 \xff"), WithMethod("REPORT")},
+		{WithLastEventID("caf\u00e9\t7")},
+		{WithSource(script(scriptStep{})), WithLastEventID("a\x01b")}, // not sent over HTTP: its Source's business
+	}
+	for _, opts := range accepted {
+		if d, err := New("http://h/", opts...); err != nil {
+			t.Errorf("New: %v; want no error", err)
+		} else {
+			d.Close()
+		}
+	}
+}
+
 // roundTripFunc is an in-memory http.RoundTripper, usable in a synctest
 // bubble where fake time does not reach real sockets.
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -856,4 +919,53 @@ func TestHTTPRedirectClientPolicy(t *testing.T) {
 	if reqs := b.log.get(); len(reqs) != 1 || reqs[0].header.Get("X-Again") != "on purpose" || reqs[0].header.Get("Authorization") != "" {
 		t.Errorf("the other origin got %v; want one request with X-Again and no Authorization", reqs)
 	}
+}
+
+// A server id that is not a valid header value (a control byte) is kept
+// and reported as received, and the reconnection goes out without
+// Last-Event-ID instead of failing in net/http on every attempt.
+func TestHTTPUnsendableLastEventID(t *testing.T) {
+	var log requestLog
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := log.record(r)
+		eventStream(w)
+		switch n {
+		case 1:
+			io.WriteString(w, "id: a\x01b\ndata: one\n\n")
+		case 2:
+			io.WriteString(w, "data: two\n\nid: 5\ndata: three\n\n")
+		default:
+			io.WriteString(w, "data: four\n\n")
+		}
+	})
+	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+		log = requestLog{}
+		got, s := pullHTTP(t, srv, "", 9, WithInitialDelay(0), WithErrorStrategy(AlwaysContinue()))
+		want := []string{
+			describe(Start{Attempt: 1}), describe(Event{Type: "message", Data: "one", ID: "a\x01b", LastEventID: "a\x01b"}), describe(Fault{}),
+			describe(Start{Attempt: 2}), describe(Event{Type: "message", Data: "two", LastEventID: "a\x01b"}),
+			describe(Event{Type: "message", Data: "three", ID: "5", LastEventID: "5"}), describe(Fault{}),
+			describe(Start{Attempt: 3}), describe(Event{Type: "message", Data: "four", LastEventID: "5"}),
+		}
+		var gotText []string
+		for _, a := range got {
+			gotText = append(gotText, describe(a))
+		}
+		if !slices.Equal(gotText, want) {
+			t.Errorf("actions:\ngot  %q\nwant %q", gotText, want)
+		}
+		reqs := log.get()
+		if len(reqs) != 3 {
+			t.Fatalf("requests: got %d; want 3", len(reqs))
+		}
+		if v, sent := reqs[1].header["Last-Event-Id"]; sent {
+			t.Errorf("second request: Last-Event-ID %q; want none", v)
+		}
+		if v := reqs[2].header.Get("Last-Event-ID"); v != "5" {
+			t.Errorf("third request: Last-Event-ID %q; want 5", v)
+		}
+		if id := s.LastEventID(); id != "5" {
+			t.Errorf("LastEventID: got %q; want 5", id)
+		}
+	})
 }

@@ -85,6 +85,27 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("sse: more than %d redirects (last to %s)", e.Limit, e.URL)
 }
 
+// ConfigError reports a URL or option that [New] and [NewStream] reject
+// because no request could be made with it: a URL without a host or with a
+// scheme other than http and https, a header name or method that is not an
+// HTTP token, or a header or last event ID value with a control character
+// that net/http refuses to send. Its text never quotes a header value or a
+// credential.
+type ConfigError struct {
+	Setting string // what is wrong: "URL", or an option such as "WithHeader"
+	Reason  string // why, for people
+	Err     error  // the underlying error, if any, such as the URL parser's
+}
+
+func (e *ConfigError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("sse: %s: %s: %v", e.Setting, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("sse: %s: %s", e.Setting, e.Reason)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // PanicError is the error of a Fault raised by a handler that panicked. The
 // stream goes on; the panic reached no further than the dispatcher.
 type PanicError struct {

@@ -25,7 +25,8 @@ type Event struct {
 	ID string
 	// LastEventID is the stream's last event ID once this event arrived:
 	// ID if the event had one, otherwise the most recent ID before it, on
-	// this connection or an earlier one.
+	// this connection or an earlier one. It is the ID as received, even one
+	// that a reconnection cannot send (see [Stream.LastEventID]).
 	LastEventID string
 }
 

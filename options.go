@@ -2,9 +2,12 @@ package sse
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -104,6 +107,33 @@ func (c *config) validate() error {
 	case c.jitter < 0 || c.jitter > 1:
 		return errors.New("sse: WithJitter takes a fraction from 0 to 1")
 	}
+	if c.source == nil { // the request options concern HTTP alone
+		return c.validateRequest()
+	}
+	return nil
+}
+
+// validateRequest rejects request options that net/http would refuse on
+// every attempt. The errors quote no header value, and no header name
+// either: a whole "Name: value" line passed as a name would quote a value.
+func (c *config) validateRequest() error {
+	if !validToken(c.method) {
+		return &ConfigError{Setting: "WithMethod", Reason: fmt.Sprintf("%q is not an HTTP method", c.method)}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.header)) {
+		if !validToken(name) {
+			return &ConfigError{Setting: "WithHeader", Reason: "a header name is empty or has a character not allowed in an HTTP token"}
+		}
+		for _, v := range c.header[name] {
+			if i := invalidHeaderByte(v); i >= 0 {
+				return &ConfigError{Setting: "WithHeader", Reason: fmt.Sprintf("the value of %s has a control character at byte %d", name, i)}
+			}
+		}
+	}
+	if i := invalidHeaderByte(c.lastEventID); i >= 0 {
+		return &ConfigError{Setting: "WithLastEventID",
+			Reason: fmt.Sprintf("the ID has a control character at byte %d, which cannot be sent as Last-Event-ID", i)}
+	}
 	return nil
 }
 
@@ -134,7 +164,8 @@ func WithHTTPClient(client *http.Client) Option {
 	})
 }
 
-// WithMethod sets the HTTP method. Default: GET.
+// WithMethod sets the HTTP method. Default: GET. [New] rejects a method
+// that is not an HTTP token, with a *[ConfigError].
 func WithMethod(method string) Option {
 	return optionFunc(func(c *config) {
 		if method != "" {
@@ -152,7 +183,9 @@ func WithBody(body []byte) Option {
 // WithHeader adds a request header, sent on every connection attempt. It may
 // be given more than once. Default: only Accept: text/event-stream,
 // Cache-Control: no-cache, and Last-Event-ID when there is one; a header set
-// here replaces the first two. A redirect to another origin
+// here replaces the first two. [New] rejects a name that is not an HTTP
+// token and a value with a control character other than tab (net/http would
+// refuse to send them), with a *[ConfigError]. A redirect to another origin
 // drops the header unless it is one that describes the request, such as
 // Accept or Content-Type; see [WithMaxRedirects].
 func WithHeader(name, value string) Option {
@@ -210,7 +243,11 @@ func WithMaxEventSize(n int) Option {
 }
 
 // WithLastEventID presets the last event ID, as if received in an id field:
-// the first request sends it as Last-Event-ID. Default: none.
+// the first request sends it as Last-Event-ID. Default: none. [New] rejects
+// an ID with a control character other than tab, with a *[ConfigError]:
+// net/http cannot send it. An id field from the server with such a
+// character is not sent either, but the stream goes on; see
+// [Stream.LastEventID].
 func WithLastEventID(id string) Option {
 	return optionFunc(func(c *config) { c.lastEventID = id })
 }

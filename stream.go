@@ -265,7 +265,14 @@ func (s *Stream) Interrupt() {
 
 // LastEventID returns the stream's last event ID: the value of the most
 // recent id field (or [WithLastEventID]), sent as Last-Event-ID when it
-// reconnects. It is safe to call from any goroutine.
+// reconnects. An ID with a control character other than tab (an id field
+// may carry any but NUL, CR and LF) is not a valid header value, and
+// net/http refuses to send it: a reconnection then sends no Last-Event-ID,
+// as for a stream without one, and the server starts the client afresh.
+// An encoding of the ID would be an ID the server never sent, which it
+// could not find or, worse, could take for another; browsers send the raw
+// bytes, which Go cannot. The ID is still reported as received, here and
+// in [Event.LastEventID]. It is safe to call from any goroutine.
 func (s *Stream) LastEventID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
