@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 )
@@ -169,17 +170,57 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 	}
 	recordStatus(ctx, resp.StatusCode)
 	if code := resp.StatusCode; code < 200 || code > 299 || code == http.StatusNoContent {
-		resp.Body.Close()
-		return nil, &StatusError{Code: code}
+		return nil, &StatusError{Code: code, Header: resp.Header, Body: errorBody(ctx, resp.Body)}
 	}
 	ct := resp.Header.Get("Content-Type")
 	// As in the Fetch standard's MIME type parser, only the essence counts: a malformed
 	// parameter (ErrInvalidMediaParameter still returns the type) is ignored.
 	if mt, _, err := mime.ParseMediaType(ct); (err != nil && err != mime.ErrInvalidMediaParameter) || mt != "text/event-stream" {
-		resp.Body.Close()
-		return nil, &ContentTypeError{ContentType: ct}
+		return nil, &ContentTypeError{ContentType: ct, Header: resp.Header, Body: errorBody(ctx, resp.Body)}
 	}
-	return resp.Body, nil
+	return &response{ReadCloser: resp.Body, status: resp.StatusCode, header: resp.Header}, nil
+}
+
+// response is the body Open returns: what the stream reads, with the
+// status and header of the response for its Start.
+type response struct {
+	io.ReadCloser
+	status int
+	header http.Header
+}
+
+// startOf returns the Start of a connection whose Source returned body:
+// with the response's status and header if it is an HTTP connection.
+func startOf(attempt int, body io.ReadCloser) Start {
+	s := Start{Attempt: attempt}
+	if r, ok := body.(*response); ok {
+		s.Status, s.Header = r.status, r.header
+	}
+	return s
+}
+
+// What a *StatusError or *ContentTypeError keeps of the response's body, and
+// how long it waits for it. The wait has a bound of its own: without a read
+// timeout, a server trickling its error page would hold the attempt, which
+// otherwise ends as soon as the status is known.
+const (
+	maxErrorBody  = 4 << 10
+	errorBodyWait = time.Second
+)
+
+// errorBody reads the start of an error response's body, under the
+// attempt's ctx and at most errorBodyWait, and closes the body.
+func errorBody(ctx context.Context, body io.ReadCloser) []byte {
+	ctx, cancel := context.WithTimeout(ctx, errorBodyWait)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { body.Close() }) // ends a Read that waits
+	defer stop()
+	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBody)) // what came is kept, whatever ended it
+	body.Close()
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // invalidHeaderByte returns the index of the first byte net/http refuses in

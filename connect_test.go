@@ -969,3 +969,127 @@ func TestHTTPUnsendableLastEventID(t *testing.T) {
 		}
 	})
 }
+
+// Start carries the response's status and header over HTTP, and nothing
+// for a Source of one's own.
+func TestHTTPStartResponse(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Stream", "v1")
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "data: x\n\n")
+	})
+	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+		got, _ := pullHTTP(t, srv, "", 1)
+		st, ok := got[0].(Start)
+		if !ok || st.Attempt != 1 || st.Status != http.StatusCreated || st.Header.Get("X-Stream") != "v1" {
+			t.Errorf("first action: got %+v; want a Start with status 201 and the X-Stream header", got[0])
+		}
+	})
+	s := newScripted(t, script(scriptStep{body: "data: x\n\n"}))
+	defer s.Close()
+	for a := range s.All(t.Context()) {
+		if st, ok := a.(Start); !ok || st.Status != 0 || st.Header != nil {
+			t.Errorf("first action from a Source: got %+v; want a Start without status or header", a)
+		}
+		break
+	}
+}
+
+// A *StatusError and a *ContentTypeError carry the response's header and
+// the start of its body (at most 4 KiB); their text stays short.
+func TestHTTPErrorResponse(t *testing.T) {
+	long := strings.Repeat("0123456789abcdef", 1000) // 16000 bytes
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		encoding    string
+		body        string
+		wantBody    string
+		wantText    string
+	}{
+		{"500", 500, "text/plain", "", "boom", "boom", "sse: unexpected status 500 Internal Server Error"},
+		{"599, unknown", 599, "text/plain", "", "", "", "sse: unexpected status 599"},
+		{"404, long body", 404, "text/html", "", long, long[:4096], "sse: unexpected status 404 Not Found"},
+		{"503", 503, "text/plain", "", "busy, come back later", "busy, come back later", "sse: unexpected status 503 Service Unavailable"},
+		{"text/html", 200, "text/html", "", long, long[:4096], `sse: content type "text/html", want text/event-stream`},
+	}
+	for _, tt := range tests {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tt.contentType)
+			w.Header().Set("X-Reason", "maintenance")
+			if tt.encoding != "" {
+				w.Header().Set("Content-Encoding", tt.encoding)
+			}
+			w.WriteHeader(tt.status)
+			io.WriteString(w, tt.body)
+		})
+		t.Run(tt.name, func(t *testing.T) {
+			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+				got, _ := pullHTTP(t, srv, "", 100)
+				f, _ := lastFault(got)
+				var se *StatusError
+				var ce *ContentTypeError
+				var header http.Header
+				var body []byte
+				switch {
+				case errors.As(f.Err, &se):
+					header, body = se.Header, se.Body
+				case errors.As(f.Err, &ce):
+					header, body = ce.Header, ce.Body
+				default:
+					t.Fatalf("actions: got %v; want a Fault with a *StatusError or *ContentTypeError", got)
+				}
+				if header.Get("X-Reason") != "maintenance" {
+					t.Errorf("Header: got %v; want the response's, with X-Reason", header)
+				}
+				if string(body) != tt.wantBody || (tt.wantBody == "") != (body == nil) {
+					t.Errorf("Body: got %q (%d bytes); want %q", body, len(body), tt.wantBody)
+				}
+				if f.Err.Error() != tt.wantText {
+					t.Errorf("text: got %q; want %q", f.Err.Error(), tt.wantText)
+				}
+			})
+		})
+	}
+}
+
+// A server that trickles its error page cannot hold the attempt: the
+// error comes a second after the response's head, with what came by then.
+func TestHTTPErrorBodyTrickle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, w := memResponse(r)
+			resp.StatusCode = http.StatusBadGateway
+			go func() {
+				for {
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(300 * time.Millisecond):
+					}
+					if _, err := io.WriteString(w, "x"); err != nil {
+						return // the body was closed
+					}
+				}
+			}()
+			return resp, nil
+		})
+		s, err := NewStream("http://stream.test/", WithHTTPClient(&http.Client{Transport: rt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		start := time.Now()
+		for _, err := range s.Events(t.Context()) {
+			var se *StatusError
+			if !errors.As(err, &se) || string(se.Body) != "xxx" {
+				t.Errorf("got %v; want a *StatusError with the 3 bytes sent in a second", err)
+			}
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("the error came after %v; want 1s", d)
+		}
+	})
+}

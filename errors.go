@@ -3,6 +3,7 @@ package sse
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"time"
 )
@@ -22,12 +23,25 @@ var (
 
 // StatusError reports a response whose status is not a 2xx success, or is
 // 204 No Content, which the server uses to tell the client to stop: a stream
-// never reconnects after a 204, whatever its error strategy.
+// never reconnects after a 204, whatever its error strategy. Its text names
+// the status only; the response's header and the start of its body are in
+// its fields.
 type StatusError struct {
 	Code int // the HTTP status code
+
+	// Header is the response's header.
+	Header http.Header
+
+	// Body is the start of the response's body: at most 4 KiB, and only what arrived within a second of the
+	// response's head, so that a server trickling its error page cannot
+	// hold the connection attempt. Nil for an empty body.
+	Body []byte
 }
 
 func (e *StatusError) Error() string {
+	if text := http.StatusText(e.Code); text != "" {
+		return fmt.Sprintf("sse: unexpected status %d %s", e.Code, text)
+	}
 	return fmt.Sprintf("sse: unexpected status %d", e.Code)
 }
 
@@ -35,6 +49,11 @@ func (e *StatusError) Error() string {
 // text/event-stream (parameters such as charset are allowed).
 type ContentTypeError struct {
 	ContentType string // the Content-Type header as received; may be empty
+
+	// Header and Body are the response's header and the start of its
+	// body, as in a *[StatusError].
+	Header http.Header
+	Body   []byte
 }
 
 func (e *ContentTypeError) Error() string {

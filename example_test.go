@@ -150,7 +150,7 @@ func ExampleStream_All() {
 		}
 	}
 	// Output:
-	// fault: sse: unexpected status 503 final: true
+	// fault: sse: unexpected status 503 Service Unavailable final: true
 }
 
 // WithSource reads any io.Reader instead of HTTP, one per connection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"time"
 )
 
@@ -40,6 +41,13 @@ type Comment struct {
 // a 2xx status and the text/event-stream content type.
 type Start struct {
 	Attempt int // connection attempts by this stream so far, this one included
+
+	// Status and Header are the response's status code and header, for a
+	// connection made over HTTP; 0 and nil for a [Source] of your own.
+	// Header is the response's own map, shared by every OnStart handler:
+	// read it, do not change it.
+	Status int
+	Header http.Header
 }
 
 // Fault reports that a connection failed or ended, or that a handler failed.

@@ -504,7 +504,7 @@ func (s *Stream) connect(ctx context.Context) error {
 	}
 	s.p.reset(r, s.maxEventSize)
 	s.failures = 0
-	s.start = Start{Attempt: s.attempts}
+	s.start = startOf(s.attempts, body)
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
 	return nil
 }

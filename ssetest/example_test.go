@@ -39,7 +39,7 @@ func Example() {
 	// 1 a
 	// 2 b
 	// 3 c
-	// sse: unexpected status 204
+	// sse: unexpected status 204 No Content
 	// Last-Event-ID: ""
 	// Last-Event-ID: "1"
 	// Last-Event-ID: "2"
