@@ -10,10 +10,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,7 +172,11 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 	}
 	recordStatus(ctx, resp.StatusCode)
 	if code := resp.StatusCode; code < 200 || code > 299 || code == http.StatusNoContent {
-		return nil, &StatusError{Code: code, Header: resp.Header, Body: errorBody(ctx, resp.Body)}
+		se := &StatusError{Code: code, Header: resp.Header, Body: errorBody(ctx, resp.Body)}
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			se.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		return nil, se
 	}
 	ct := resp.Header.Get("Content-Type")
 	// As in the Fetch standard's MIME type parser, only the essence counts: a malformed
@@ -221,6 +227,28 @@ func errorBody(ctx context.Context, body io.ReadCloser) []byte {
 		return nil
 	}
 	return b
+}
+
+// retryAfter reads a Retry-After value (RFC 9110, section 10.2.3) as of now:
+// delay-seconds or an HTTP-date. It returns 0 for an empty or malformed
+// value and for a date not after now, and the longest Duration for a
+// delay longer than that.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64 // only too many digits fail here
+		}
+		return time.Duration(n) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	return max(t.Sub(now), 0) // Sub saturates instead of overflowing
 }
 
 // invalidHeaderByte returns the index of the first byte net/http refuses in

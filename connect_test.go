@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -1090,6 +1091,86 @@ func TestHTTPErrorBodyTrickle(t *testing.T) {
 		}
 		if d := time.Since(start); d != time.Second {
 			t.Errorf("the error came after %v; want 1s", d)
+		}
+	})
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"120", 120 * time.Second},
+		{"007", 7 * time.Second},
+		{"-5", 0},
+		{"+5", 0},
+		{"1.5", 0},
+		{"5 ", 0},
+		{"soon", 0},
+		{"9223372036", 9223372036 * time.Second}, // the most seconds a Duration holds
+		{"9223372037", math.MaxInt64},
+		{"99999999999999999999999999", math.MaxInt64},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(90 * time.Second).Format(time.RFC850), 90 * time.Second},
+		{now.Add(90 * time.Second).Format(time.ANSIC), 90 * time.Second},
+		{now.Format(http.TimeFormat), 0},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", math.MaxInt64},
+		{"Mon, 01 Jan 0001 00:00:00 GMT", 0},
+		{"Wed, 04 Mar 2026 05:07:37", 0}, // no zone: not an HTTP-date
+	}
+	for _, tt := range tests {
+		if got := retryAfter(tt.value, now); got != tt.want {
+			t.Errorf("retryAfter(%q): got %v; want %v", tt.value, got, tt.want)
+		}
+	}
+}
+
+// Retry-After is read on a 429 and a 503, and only there.
+func TestHTTPRetryAfter(t *testing.T) {
+	tests := []struct {
+		status int
+		value  string
+		want   time.Duration
+	}{
+		{http.StatusServiceUnavailable, "120", 2 * time.Minute},
+		{http.StatusTooManyRequests, "30", 30 * time.Second},
+		{http.StatusTooManyRequests, "", 0},
+		{http.StatusInternalServerError, "120", 0},
+		{http.StatusMovedPermanently, "120", 0}, // no Location: a 3xx net/http does not follow
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d %q", tt.status, tt.value), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.value != "" {
+					w.Header().Set("Retry-After", tt.value)
+				}
+				w.WriteHeader(tt.status)
+			}))
+			defer srv.Close()
+			got, _ := pullHTTP(t, srv, "", 1)
+			var se *StatusError
+			if f, _ := lastFault(got); !errors.As(f.Err, &se) || se.Code != tt.status || se.RetryAfter != tt.want {
+				t.Errorf("got %v (RetryAfter %v); want a *StatusError %d with RetryAfter %v", f.Err, se.RetryAfter, tt.status, tt.want)
+			}
+		})
+	}
+	// An HTTP-date is counted from now.
+	synctest.Test(t, func(t *testing.T) {
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody, Request: r,
+				Header: http.Header{"Retry-After": {time.Now().Add(45 * time.Second).UTC().Format(http.TimeFormat)}}}, nil
+		})
+		s, _ := NewStream("http://stream.test/", WithHTTPClient(&http.Client{Transport: rt}))
+		defer s.Close()
+		for _, err := range s.Events(t.Context()) {
+			var se *StatusError
+			if !errors.As(err, &se) || se.RetryAfter != 45*time.Second {
+				t.Errorf("got %v; want a *StatusError with RetryAfter 45s", err)
+			}
 		}
 	})
 }

@@ -36,6 +36,15 @@ type StatusError struct {
 	// response's head, so that a server trickling its error page cannot
 	// hold the connection attempt. Nil for an empty body.
 	Body []byte
+
+	// RetryAfter is the delay asked for by the Retry-After header of a 429
+	// Too Many Requests or 503 Service Unavailable response, as
+	// delay-seconds or an HTTP-date, counted from when the response came.
+	// It is 0 for other statuses, for an absent or malformed header and for
+	// a date already past, and never negative; a delay too long for a
+	// Duration is the longest Duration. It reports what the server asked
+	// for; the reconnection policy decides what to make of it.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
