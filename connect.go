@@ -7,6 +7,7 @@ package sse
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -42,13 +43,14 @@ func (f SourceFunc) Open(ctx context.Context, lastEventID string) (io.ReadCloser
 
 // httpSource is the default Source: one HTTP request per attempt.
 type httpSource struct {
-	url         string
-	method      string
-	body        []byte
-	header      http.Header
-	client      *http.Client
-	hook        func(*http.Request) error
-	propagators propagation.TextMapPropagator
+	url            string
+	method         string
+	body           []byte
+	header         http.Header
+	acceptEncoding string // unless the caller set one: identity, or gzip with WithCompression
+	client         *http.Client
+	hook           func(*http.Request) error
+	propagators    propagation.TextMapPropagator
 }
 
 func newHTTPSource(rawURL string, c *config, redact redactor) (*httpSource, error) {
@@ -66,12 +68,16 @@ func newHTTPSource(rawURL string, c *config, redact redactor) (*httpSource, erro
 	client := *c.client
 	client.CheckRedirect = redirectPolicy(c.maxRedirects, c.client.CheckRedirect, crossOriginHeaders(c.propagators), redact)
 	h := &httpSource{
-		url:         rawURL,
-		method:      c.method,
-		body:        c.body,
-		client:      &client,
-		hook:        c.requestHook,
-		propagators: c.propagators,
+		url:            rawURL,
+		method:         c.method,
+		body:           c.body,
+		acceptEncoding: "identity",
+		client:         &client,
+		hook:           c.requestHook,
+		propagators:    c.propagators,
+	}
+	if c.compression {
+		h.acceptEncoding = "gzip"
 	}
 	if len(c.header) > 0 {
 		h.header = c.header.Clone() // nil otherwise: an idle stream keeps no map
@@ -155,6 +161,11 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 	if req.Header.Get("Cache-Control") == "" {
 		req.Header.Set("Cache-Control", "no-cache")
 	}
+	// Set, net/http neither asks for gzip itself nor decodes the body:
+	// the response's Content-Encoding is checked below.
+	if req.Header.Get("Accept-Encoding") == "" {
+		req.Header.Set("Accept-Encoding", h.acceptEncoding)
+	}
 	// net/http refuses a request with a control byte in a header, and the
 	// id came from the server: sent, it would fail every attempt.
 	if lastEventID != "" && invalidHeaderByte(lastEventID) < 0 {
@@ -171,8 +182,9 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 		return nil, err
 	}
 	recordStatus(ctx, resp.StatusCode)
+	decoded, encErr := decodedBody(resp)
 	if code := resp.StatusCode; code < 200 || code > 299 || code == http.StatusNoContent {
-		se := &StatusError{Code: code, Header: resp.Header, Body: errorBody(ctx, resp.Body)}
+		se := &StatusError{Code: code, Header: resp.Header, Body: errorBody(ctx, decoded)}
 		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 			se.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
@@ -182,9 +194,13 @@ func (h *httpSource) Open(ctx context.Context, lastEventID string) (io.ReadClose
 	// As in the Fetch standard's MIME type parser, only the essence counts: a malformed
 	// parameter (ErrInvalidMediaParameter still returns the type) is ignored.
 	if mt, _, err := mime.ParseMediaType(ct); (err != nil && err != mime.ErrInvalidMediaParameter) || mt != "text/event-stream" {
-		return nil, &ContentTypeError{ContentType: ct, Header: resp.Header, Body: errorBody(ctx, resp.Body)}
+		return nil, &ContentTypeError{ContentType: ct, Header: resp.Header, Body: errorBody(ctx, decoded)}
 	}
-	return &response{ReadCloser: resp.Body, status: resp.StatusCode, header: resp.Header}, nil
+	if encErr != nil {
+		resp.Body.Close()
+		return nil, encErr
+	}
+	return &response{ReadCloser: decoded, status: resp.StatusCode, header: resp.Header}, nil
 }
 
 // response is the body Open returns: what the stream reads, with the
@@ -204,6 +220,55 @@ func startOf(attempt int, body io.ReadCloser) Start {
 	}
 	return s
 }
+
+// decodedBody returns the body of resp as the stream must read it: gzip
+// decoded if it is gzip. For an encoding it cannot decode, it returns a
+// *ContentEncodingError, and the body as it came.
+func decodedBody(resp *http.Response) (io.ReadCloser, error) {
+	values := resp.Header.Values("Content-Encoding")
+	gzipped, other := 0, false
+	for _, v := range values {
+		for coding := range strings.SplitSeq(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "", "identity":
+			case "gzip", "x-gzip":
+				gzipped++
+			default:
+				other = true
+			}
+		}
+	}
+	switch {
+	case other || gzipped > 1: // gzip twice is legal, but no server does it
+		return resp.Body, &ContentEncodingError{Encoding: strings.Join(values, ", ")}
+	case gzipped == 1:
+		return &gzipBody{body: resp.Body}, nil
+	}
+	return resp.Body, nil
+}
+
+// gzipBody decodes a gzip body as it arrives: a flushed gzip stream yields
+// its events before it ends. The decoder is made at the first Read, so that
+// Open does not wait for the gzip header, and that wait counts towards the
+// read timeout like any other.
+type gzipBody struct {
+	body io.ReadCloser
+	zr   *gzip.Reader
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		zr, err := gzip.NewReader(g.body)
+		if err != nil {
+			return 0, err
+		}
+		g.zr = zr
+	}
+	return g.zr.Read(p)
+}
+
+// Close closes the body only, so that it may end a Read in progress.
+func (g *gzipBody) Close() error { return g.body.Close() }
 
 // What a *StatusError or *ContentTypeError keeps of the response's body, and
 // how long it waits for it. The wait has a bound of its own: without a read

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -138,6 +139,7 @@ func TestHTTPRequest(t *testing.T) {
 				{"body", r.body, `{"q":1}`},
 				{"Accept", r.header.Get("Accept"), "text/event-stream"},
 				{"Cache-Control", r.header.Get("Cache-Control"), "no-cache"},
+				{"Accept-Encoding", strings.Join(r.header.Values("Accept-Encoding"), ","), "identity"},
 				{"Content-Type", r.header.Get("Content-Type"), "application/json"},
 				{"X-Multi", strings.Join(r.header.Values("X-Multi"), ","), "a,b"},
 				{"X-Hook", r.header.Get("X-Hook"), http.MethodPost},
@@ -839,7 +841,7 @@ func TestHTTPRedirectCredentials(t *testing.T) {
 						t.Errorf("Referer at another origin: got %q; want none", v)
 					}
 					for name, want := range map[string]string{"Accept": "text/event-stream", "Cache-Control": "no-cache",
-						"Last-Event-Id": "7", "Content-Type": "application/json"} {
+						"Accept-Encoding": "identity", "Last-Event-Id": "7", "Content-Type": "application/json"} {
 						if v := last.Get(name); v != want {
 							t.Errorf("%s at the end of the redirects: got %q; want %q", name, v, want)
 						}
@@ -998,9 +1000,13 @@ func TestHTTPStartResponse(t *testing.T) {
 }
 
 // A *StatusError and a *ContentTypeError carry the response's header and
-// the start of its body (at most 4 KiB); their text stays short.
+// the start of its body (decoded, at most 4 KiB); their text stays short.
 func TestHTTPErrorResponse(t *testing.T) {
 	long := strings.Repeat("0123456789abcdef", 1000) // 16000 bytes
+	var gzipped strings.Builder
+	gz := gzip.NewWriter(&gzipped)
+	io.WriteString(gz, "busy, come back later")
+	gz.Close()
 	tests := []struct {
 		name        string
 		status      int
@@ -1013,8 +1019,9 @@ func TestHTTPErrorResponse(t *testing.T) {
 		{"500", 500, "text/plain", "", "boom", "boom", "sse: unexpected status 500 Internal Server Error"},
 		{"599, unknown", 599, "text/plain", "", "", "", "sse: unexpected status 599"},
 		{"404, long body", 404, "text/html", "", long, long[:4096], "sse: unexpected status 404 Not Found"},
-		{"503", 503, "text/plain", "", "busy, come back later", "busy, come back later", "sse: unexpected status 503 Service Unavailable"},
+		{"503, gzip body", 503, "text/plain", "gzip", gzipped.String(), "busy, come back later", "sse: unexpected status 503 Service Unavailable"},
 		{"text/html", 200, "text/html", "", long, long[:4096], `sse: content type "text/html", want text/event-stream`},
+		{"text/html, unknown encoding", 200, "text/html", "br", "\x01\x02", "\x01\x02", `sse: content type "text/html", want text/event-stream`},
 	}
 	for _, tt := range tests {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1173,4 +1180,136 @@ func TestHTTPRetryAfter(t *testing.T) {
 			}
 		}
 	})
+}
+
+// gzipStream writes events as a gzip body, flushing each one through, and
+// then holds the connection open until the client goes.
+func gzipStream(w http.ResponseWriter, r *http.Request, events ...string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	gz := gzip.NewWriter(w)
+	for _, ev := range events {
+		io.WriteString(gz, ev)
+		gz.Flush()
+		w.(http.Flusher).Flush()
+	}
+	<-r.Context().Done()
+}
+
+// WithCompression asks for gzip and decodes it as it arrives: each event
+// comes out as soon as the server has flushed it, long before the gzip
+// stream ends. Without it, the request asks for identity.
+func TestHTTPCompression(t *testing.T) {
+	var log requestLog
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.record(r)
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			eventStream(w)
+			io.WriteString(w, "data: plain\n\n")
+			return
+		}
+		gzipStream(w, r, "id: 1\ndata: one\n\n", ": keep-alive\n", "data: two\n\n")
+	})
+	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+		for _, tt := range []struct {
+			name string
+			opts []Option
+			want []string
+			sent string
+		}{
+			{"default", nil, []string{"plain"}, "identity"},
+			{"WithCompression", []Option{WithCompression()}, []string{"one", "two"}, "gzip"},
+			{"WithHeader wins", []Option{WithCompression(), WithHeader("Accept-Encoding", "br;q=0")}, []string{"plain"}, "br;q=0"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				log = requestLog{}
+				got := make(chan []string, 1)
+				go func() {
+					s, err := NewStream(srv.URL, append([]Option{WithHTTPClient(srv.Client())}, tt.opts...)...)
+					if err != nil {
+						t.Error(err)
+						got <- nil
+						return
+					}
+					defer s.Close()
+					var data []string
+					for ev, err := range s.Events(t.Context()) {
+						if err != nil {
+							t.Errorf("error %v; want the events", err)
+							break
+						}
+						if data = append(data, ev.Data); len(data) == len(tt.want) {
+							break
+						}
+					}
+					got <- data
+				}()
+				select {
+				case data := <-got:
+					if !slices.Equal(data, tt.want) {
+						t.Errorf("events: got %q; want %q", data, tt.want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the events did not come while the gzip stream was open")
+				}
+				if reqs := log.get(); len(reqs) != 1 || strings.Join(reqs[0].header.Values("Accept-Encoding"), ",") != tt.sent {
+					t.Errorf("requests: got %v; want one with Accept-Encoding %q", reqs, tt.sent)
+				}
+			})
+		}
+	})
+}
+
+// A body in an encoding the stream cannot decode fails the attempt with a
+// *ContentEncodingError, never as an orderly end without events; a gzip
+// body is decoded even when the request asked for identity.
+func TestHTTPContentEncoding(t *testing.T) {
+	tests := []struct {
+		encoding string
+		wantErr  string // the ContentEncodingError's Encoding; "" for the events
+	}{
+		{"gzip", ""},
+		{"x-gzip", ""},
+		{"identity", ""},
+		{"identity, GZIP", ""},
+		{"br", "br"},
+		{"deflate", "deflate"},
+		{"gzip, br", "gzip, br"},
+		{"gzip, gzip", "gzip, gzip"},
+	}
+	for _, tt := range tests {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body := "data: one\n\ndata: two\n\n"
+			if strings.Contains(strings.ToLower(tt.encoding), "gzip") && tt.wantErr == "" {
+				var b strings.Builder
+				gz := gzip.NewWriter(&b)
+				io.WriteString(gz, body)
+				gz.Close()
+				body = b.String()
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Content-Encoding", tt.encoding)
+			io.WriteString(w, body)
+		})
+		t.Run(tt.encoding, func(t *testing.T) {
+			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+				got, _ := pullHTTP(t, srv, "", 100, WithHeader("Accept-Encoding", "br, gzip"))
+				f, _ := lastFault(got)
+				var ee *ContentEncodingError
+				if tt.wantErr == "" {
+					if len(got) != 4 || f.Err != nil {
+						t.Errorf("actions: got %v; want start, two events, the end", got)
+					}
+					return
+				}
+				if len(got) != 1 || !errors.As(f.Err, &ee) || ee.Encoding != tt.wantErr || !f.Final {
+					t.Errorf("actions: got %v; want one final Fault with a *ContentEncodingError for %q", got, tt.wantErr)
+				}
+				if et := errorType(f.Err); et != "content_encoding" {
+					t.Errorf("error.type: got %q; want content_encoding", et)
+				}
+			})
+		})
+	}
 }

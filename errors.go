@@ -32,7 +32,8 @@ type StatusError struct {
 	// Header is the response's header.
 	Header http.Header
 
-	// Body is the start of the response's body: at most 4 KiB, and only what arrived within a second of the
+	// Body is the start of the response's body, gzip decoded if need be:
+	// at most 4 KiB, and only what arrived within a second of the
 	// response's head, so that a server trickling its error page cannot
 	// hold the connection attempt. Nil for an empty body.
 	Body []byte
@@ -95,6 +96,18 @@ func (e *TimeoutError) Error() string {
 
 // Timeout reports true, so that net.Error style checks see a timeout.
 func (e *TimeoutError) Timeout() bool { return true }
+
+// ContentEncodingError reports a response whose Content-Encoding the
+// stream cannot decode: anything but identity and gzip (gzip is decoded
+// whether or not [WithCompression] asked for it). Read as it is, such a
+// body would end the stream without an event and without an error.
+type ContentEncodingError struct {
+	Encoding string // the Content-Encoding header as received
+}
+
+func (e *ContentEncodingError) Error() string {
+	return fmt.Sprintf("sse: content encoding %q cannot be decoded", e.Encoding)
+}
 
 // RedirectError reports a redirect the stream refused to follow: one past
 // the number [WithMaxRedirects] allows, which also ends redirect loops, or

@@ -35,6 +35,7 @@ type config struct {
 	header       http.Header
 	requestHook  func(*http.Request) error
 	maxRedirects int
+	compression  bool
 	source       Source
 
 	readTimeout  time.Duration
@@ -182,8 +183,9 @@ func WithBody(body []byte) Option {
 
 // WithHeader adds a request header, sent on every connection attempt. It may
 // be given more than once. Default: only Accept: text/event-stream,
-// Cache-Control: no-cache, and Last-Event-ID when there is one; a header set
-// here replaces the first two. [New] rejects a name that is not an HTTP
+// Cache-Control: no-cache, Accept-Encoding: identity (gzip with
+// [WithCompression]), and Last-Event-ID when there is one; a header set
+// here replaces the first three. [New] rejects a name that is not an HTTP
 // token and a value with a control character other than tab (net/http would
 // refuse to send them), with a *[ConfigError]. A redirect to another origin
 // drops the header unless it is one that describes the request, such as
@@ -219,6 +221,18 @@ func WithRequestHook(hook func(*http.Request) error) Option {
 // scope.
 func WithMaxRedirects(n int) Option {
 	return optionFunc(func(c *config) { c.maxRedirects = max(n, 0) })
+}
+
+// WithCompression asks the server for a gzip body (Accept-Encoding: gzip),
+// and decodes it as it arrives, so that each event comes out as soon as the
+// server has flushed it. Default: off; requests say Accept-Encoding:
+// identity, because a proxy that compresses an event stream may also
+// buffer it, and the stream then stalls with nothing to show why. A gzip
+// body is decoded either way, and a [WithHeader] Accept-Encoding replaces
+// both; a body in any other encoding than identity and gzip fails the
+// attempt with a *[ContentEncodingError].
+func WithCompression() Option {
+	return optionFunc(func(c *config) { c.compression = true })
 }
 
 // WithSource replaces HTTP with src, which is opened once per connection

@@ -260,6 +260,7 @@ func errorType(err error) string {
 	var (
 		se *StatusError
 		ce *ContentTypeError
+		ee *ContentEncodingError
 		te *TimeoutError
 		le *TooLargeError
 		re *RedirectError
@@ -273,6 +274,8 @@ func errorType(err error) string {
 		return strconv.Itoa(se.Code)
 	case errors.As(err, &ce):
 		return "content_type"
+	case errors.As(err, &ee):
+		return "content_encoding"
 	case errors.As(err, &te):
 		return "timeout"
 	case errors.As(err, &le):
