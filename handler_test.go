@@ -232,3 +232,51 @@ func short(s string) string {
 	}
 	return fmt.Sprintf("%q... (%d bytes)", s[:20], len(s))
 }
+
+// BenchmarkRegisterMixed registers n handlers for n distinct types and n
+// handlers for all types, alternating, on a fresh Dispatcher: the cost of
+// one registration should grow with the handlers that exist, no faster.
+func BenchmarkRegisterMixed(b *testing.B) {
+	for _, n := range []int{50, 100, 200, 400} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			fn := func(context.Context, Event) {}
+			types := make([]string, n)
+			for i := range types {
+				types[i] = fmt.Sprintf("type%d", i)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				d, _ := New("http://bench.invalid/")
+				for _, typ := range types {
+					d.OnEvent(fn, typ)
+					d.OnEvent(fn)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/registration")
+		})
+	}
+}
+
+// BenchmarkHandlerLookup measures the event path's lookup of an event
+// type's handlers in a table of a few types and handlers.
+func BenchmarkHandlerLookup(b *testing.B) {
+	d, _ := New("http://bench.invalid/")
+	fn := func(context.Context, Event) {}
+	d.OnEvent(fn)
+	for _, typ := range []string{"add", "update", "delete", "ping"} {
+		d.OnEvent(fn, typ)
+		d.OnEvent(fn)
+	}
+	for _, typ := range []string{"update", "message"} { // with a list of its own, and without
+		b.Run(typ, func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n += len(d.handlers.Load().events(typ))
+			}
+			if n == 0 {
+				b.Fatal("no handlers found")
+			}
+		})
+	}
+}
