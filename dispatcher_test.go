@@ -434,8 +434,8 @@ func TestDispatcherCommentHandlerAfterStart(t *testing.T) {
 	})
 }
 
-// Registering from many goroutines while events flow is race-free, and
-// every handler registered before an event sees it.
+// Registering typed and all-type handlers from many goroutines while events
+// flow is race-free, and every handler registered before an event sees it.
 func TestDispatcherConcurrentRegistration(t *testing.T) {
 	feed := make(chan string)
 	d := newScriptedDispatcher(t, script(scriptStep{body: "data: first\n\n", feed: feed}))
@@ -462,12 +462,14 @@ func TestDispatcherConcurrentRegistration(t *testing.T) {
 	}()
 	for range goroutines {
 		wg.Go(func() {
+			count := func(_ context.Context, ev Event) {
+				mu.Lock()
+				seen[ev.Data]++
+				mu.Unlock()
+			}
 			for range each {
-				d.OnEvent(func(_ context.Context, ev Event) {
-					mu.Lock()
-					seen[ev.Data]++
-					mu.Unlock()
-				}, "message")
+				d.OnEvent(count, "message")
+				d.OnEvent(count) // all types: appended to every type's list
 				d.OnComment(func(context.Context, Comment) {})
 			}
 		})
@@ -480,8 +482,8 @@ func TestDispatcherConcurrentRegistration(t *testing.T) {
 	d.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if seen["last"] != goroutines*each {
-		t.Errorf("handlers that saw the last event: got %d; want %d", seen["last"], goroutines*each)
+	if seen["last"] != 2*goroutines*each {
+		t.Errorf("handlers that saw the last event: got %d; want %d", seen["last"], 2*goroutines*each)
 	}
 }
 
