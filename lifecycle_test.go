@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
+	"testing/synctest"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -84,4 +86,61 @@ func TestStartReturnsAfterHandlers(t *testing.T) {
 		}
 		d.Close()
 	})
+}
+
+// A handler of one dispatcher that closes another waits, as any caller
+// from outside does, until the other's goroutine has exited, although that
+// one is inside a handler at the time; then it goes on with its own stream.
+func TestDispatcherHandlerClosesAnother(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var l callLog
+		b := newScriptedDispatcher(t, script(scriptStep{body: "data: b\n\n", open: -1}))
+		inB := make(chan struct{})
+		b.OnEvent(func(ctx context.Context, _ Event) {
+			close(inB)
+			<-ctx.Done() // Close releases it
+			l.add("b's handler released")
+		})
+		feed := make(chan string)
+		a := newScriptedDispatcher(t, script(scriptStep{body: "data: 1\n\n", feed: feed}))
+		a.OnEvent(func(_ context.Context, ev Event) {
+			if ev.Data == "1" {
+				<-inB
+				b.Close()
+				select {
+				case <-b.Done():
+					l.add("b closed and done")
+				default:
+					l.add("b closed but still running")
+				}
+			}
+			l.add("a got %s", ev.Data)
+		})
+		if err := b.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		feed <- "data: 2\n\n"
+		close(feed)
+		a.Wait()
+		want := []string{"b's handler released", "b closed and done", "a got 1", "a got 2"}
+		if got := l.get(); !slices.Equal(got, want) {
+			t.Errorf("calls: got %q; want %q", got, want)
+		}
+	})
+}
+
+// goroutineID tells goroutines apart and is stable on one.
+func TestGoroutineID(t *testing.T) {
+	id := goroutineID()
+	if again := goroutineID(); again != id {
+		t.Errorf("goroutineID twice on one goroutine: got %d, then %d", id, again)
+	}
+	other := make(chan int64)
+	go func() { other <- goroutineID() }()
+	if o := <-other; o == id {
+		t.Errorf("goroutineID on two goroutines: got %d for both", id)
+	}
 }
