@@ -23,12 +23,21 @@ import (
 // *[PanicError], and the stream goes on. Handlers may be registered at any
 // time, from any goroutine; one registered while an event is being
 // delivered sees the next event.
+//
+// A handler that calls runtime.Goexit (as testing.T.Fatal does) ends the
+// dispatcher goroutine, and no recover can prevent that. The stream then
+// stops for good: its connection is closed, no further handler runs
+// (OnFault included), and Wait, Run, and Start if it has not returned yet,
+// return [ErrHandlerExited]. The same holds for the other callbacks the
+// dispatcher goroutine runs: a [Source], an [ErrorStrategy], a BackOff or a
+// request hook.
 type Dispatcher struct {
 	s        *Stream
 	regMu    sync.Mutex // serialises registrations
 	handlers atomic.Pointer[handlers]
 	gid      atomic.Int64    // the dispatcher goroutine's id, once running
 	runCtx   context.Context // the dispatcher goroutine's context, read only there
+	ready    chan<- error    // Start waits on it; set by Start, then used only by the dispatcher goroutine
 
 	mu      sync.Mutex // guards the fields below
 	started bool
@@ -70,10 +79,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	d.started = true
 	ctx, d.cancel = context.WithCancelCause(ctx)
+	ready := make(chan error, 1)
+	d.ready = ready
 	d.mu.Unlock()
 
-	ready := make(chan error, 1)
-	go d.run(ctx, ready)
+	go d.serve(ctx)
 	return <-ready
 }
 
@@ -117,10 +127,10 @@ func (d *Dispatcher) Close() error {
 func (d *Dispatcher) Interrupt() { d.s.Interrupt() }
 
 // Wait blocks until the dispatcher goroutine has exited, and returns the
-// error the error strategy gave up on; it returns nil when the stream was
-// stopped by Close or its context, or ended in an orderly way. It must not
-// be called from a handler, where it would wait for itself: there it
-// returns [ErrStarted] at once.
+// error the error strategy gave up on, or [ErrHandlerExited]; it returns nil
+// when the stream was stopped by Close or its context, or ended in an
+// orderly way. It must not be called from one of d's handlers, where it
+// would wait for itself: there it returns [ErrStarted] at once.
 func (d *Dispatcher) Wait() error {
 	if d.onDispatcherGoroutine() {
 		return ErrStarted
@@ -142,21 +152,34 @@ func (d *Dispatcher) LastEventID() string { return d.s.LastEventID() }
 // [Stream.NextRetryDelay].
 func (d *Dispatcher) NextRetryDelay() time.Duration { return d.s.NextRetryDelay() }
 
-// run is the dispatcher goroutine: it pulls actions from the stream and
-// calls the handlers, until the stream stops.
-func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
+// serve is the dispatcher goroutine: run, and the teardown that follows it
+// however it ends. A handler (or another callback run here) may end the
+// goroutine with runtime.Goexit, which no recover stops; the teardown then
+// stops the stream and reports ErrHandlerExited.
+func (d *Dispatcher) serve(ctx context.Context) {
 	d.gid.Store(goroutineID())
 	d.runCtx = ctx
+	returned := false
+	defer func() {
+		if !returned {
+			if v := recover(); v != nil {
+				panic(v) // a panic outside any handler is a bug: let it crash as it would have
+			}
+			d.exited()
+		}
+		d.cancel(nil)
+		close(d.done)
+	}()
+	d.run(ctx)
+	returned = true
+}
+
+// run pulls actions from the stream and calls the handlers, until the
+// stream stops.
+func (d *Dispatcher) run(ctx context.Context) {
 	d.s.iterMu.Lock()
 	defer d.s.iterMu.Unlock()
-	defer close(d.done)
-	defer d.cancel(nil)
-	started := func(err error) {
-		if ready != nil {
-			ready <- err
-			ready = nil
-		}
-	}
+	started := d.signalStart
 	for {
 		// Without comment handlers the parser need not hand comments up. One
 		// registered during a call of next gets the comments of later calls.
@@ -189,6 +212,27 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 			return
 		}
 	}
+}
+
+// signalStart makes Start return err; only the first call counts.
+func (d *Dispatcher) signalStart(err error) {
+	if d.ready == nil {
+		return
+	}
+	d.ready <- err
+	d.ready = nil
+}
+
+// exited stops the dispatcher whose goroutine runtime.Goexit is ending:
+// it runs in serve's teardown, after run has let go of the stream.
+func (d *Dispatcher) exited() {
+	d.s.logger().Error("sse: a handler called runtime.Goexit; stopping")
+	d.mu.Lock()
+	d.err = ErrHandlerExited
+	d.mu.Unlock()
+	d.cancel(ErrHandlerExited) // for goroutines the handlers started on their ctx
+	d.s.Close()                // ends the connection and its span
+	d.signalStart(ErrHandlerExited)
 }
 
 // stopping reports whether Close, or the end of the dispatcher's context,
@@ -255,7 +299,7 @@ func (d *Dispatcher) onDispatcherGoroutine() bool {
 
 // goroutineID returns the calling goroutine's id, from the header of its
 // stack trace ("goroutine 42 [running]:"). Ids are never reused while the
-// process lives. It costs about a microsecond, paid once per dispatcher and
+// process lives. It costs a few microseconds, paid once per dispatcher and
 // in each Close and Wait; it panics if the runtime's format ever changes, so
 // that the tests, which call it everywhere, catch that at once.
 func goroutineID() int64 {

@@ -6,10 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -85,6 +92,151 @@ func TestStartReturnsAfterHandlers(t *testing.T) {
 			t.Errorf("after Start, OnFault had seen %v; want %v", seen, err)
 		}
 		d.Close()
+	})
+}
+
+// countingSource wraps a Source and counts the bodies it opened that are not
+// closed yet.
+type countingSource struct {
+	Source
+	open atomic.Int32
+}
+
+func (c *countingSource) Open(ctx context.Context, lastEventID string) (io.ReadCloser, error) {
+	body, err := c.Source.Open(ctx, lastEventID)
+	if err != nil {
+		return nil, err
+	}
+	c.open.Add(1)
+	return &countedBody{ReadCloser: body, open: &c.open}, nil
+}
+
+type countedBody struct {
+	io.ReadCloser
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() { b.open.Add(-1) })
+	return b.ReadCloser.Close()
+}
+
+// A handler that calls runtime.Goexit, as t.Fatal does in a user's test,
+// ends the dispatcher goroutine. Nothing hangs and nothing is silent: Start
+// (during Start) or Wait returns ErrHandlerExited, no further handler runs,
+// the connection is closed, the stop is logged, and Close and Done behave.
+func TestDispatcherHandlerGoexit(t *testing.T) {
+	tests := []struct {
+		kind     string
+		register func(d *Dispatcher, exit func())
+		startErr error // nil: Start returns before the handler runs
+	}{
+		{"start", func(d *Dispatcher, exit func()) { d.OnStart(func(context.Context, Start) { exit() }) }, ErrHandlerExited},
+		{"fault", func(d *Dispatcher, exit func()) { d.OnFault(func(context.Context, Fault) { exit() }) }, ErrHandlerExited},
+		{"comment", func(d *Dispatcher, exit func()) { d.OnComment(func(context.Context, Comment) { exit() }) }, nil},
+		{"event", func(d *Dispatcher, exit func()) { d.OnEvent(func(context.Context, Event) { exit() }) }, nil},
+		{"json", func(d *Dispatcher, exit func()) { OnJSON(d, "j", func(context.Context, int, Event) { exit() }) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				feed := make(chan string)
+				src := &countingSource{Source: script(scriptStep{err: errRefused}, scriptStep{feed: feed})}
+				logger, hook := logtest.NewNullLogger()
+				spans := tracetest.NewSpanRecorder()
+				d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()), WithLogger(logger),
+					WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))))
+				var l callLog
+				tt.register(d, func() {
+					l.add("exit")
+					runtime.Goexit()
+				})
+				logAll(d, &l)
+				if err := d.Start(t.Context()); err != tt.startErr {
+					t.Fatalf("Start: got %v; want %v", err, tt.startErr)
+				}
+				if tt.startErr == nil {
+					feed <- ": c\n\nevent: j\ndata: 1\n\n"
+				}
+				if err := d.Wait(); err != ErrHandlerExited {
+					t.Errorf("Wait: got %v; want ErrHandlerExited", err)
+				}
+				select {
+				case <-d.Done():
+				default:
+					t.Error("Done is open after Wait returned")
+				}
+				if calls := l.get(); slices.Index(calls, "exit") != len(calls)-1 {
+					t.Errorf("calls: got %q; want them to end with the handler that exited", calls)
+				}
+				if n := src.open.Load(); n != 0 {
+					t.Errorf("bodies left open: %d; want 0", n)
+				}
+				if started, ended := len(spans.Started()), len(spans.Ended()); ended != started {
+					t.Errorf("attempt spans: %d started, %d ended; want all ended", started, ended)
+				}
+				if err := d.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				if e := hook.LastEntry(); e == nil || e.Level != logrus.ErrorLevel || !strings.Contains(e.Message, "Goexit") {
+					t.Errorf("last log entry: got %v; want an error that names runtime.Goexit", e)
+				}
+			})
+		})
+	}
+}
+
+// The dispatcher goroutine runs the stream's callbacks too: one that calls
+// runtime.Goexit stops the stream as a handler's does.
+func TestDispatcherCallbackGoexit(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Option
+	}{
+		{"source", WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+			runtime.Goexit()
+			return nil, nil
+		}))},
+		{"error strategy", WithErrorStrategy(func(error, int, time.Duration) bool {
+			runtime.Goexit()
+			return true
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), tt.opt)
+				if err := d.Start(t.Context()); err != ErrHandlerExited {
+					t.Errorf("Start: got %v; want ErrHandlerExited", err)
+				}
+				if err := d.Wait(); err != ErrHandlerExited {
+					t.Errorf("Wait: got %v; want ErrHandlerExited", err)
+				}
+			})
+		})
+	}
+}
+
+// A handler that panics in OnStart becomes a Fault, and Start still returns
+// (nil: the connection succeeded) after that Fault's handlers have run.
+func TestDispatcherStartAfterOnStartPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: ":\n", open: -1}))
+		d.OnStart(func(context.Context, Start) { panic("in start") })
+		var seen []any
+		d.OnFault(func(_ context.Context, f Fault) {
+			var pe *PanicError
+			if errors.As(f.Err, &pe) {
+				seen = append(seen, pe.Value)
+			}
+		})
+		if err := d.Start(t.Context()); err != nil {
+			t.Errorf("Start: got %v; want nil", err)
+		}
+		if !slices.Equal(seen, []any{"in start"}) {
+			t.Errorf("panics reported before Start returned: got %v; want [in start]", seen)
+		}
 	})
 }
 
