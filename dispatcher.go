@@ -63,10 +63,11 @@ func New(url string, opts ...Option) (*Dispatcher, error) {
 // Start starts the dispatcher goroutine and returns once the first
 // connection has succeeded (nil) or the error strategy has given up on it
 // (that error), in either case after the OnStart or OnFault handlers for
-// it have run, so what they wrote is visible to Start's caller. If ctx ends
-// first, Start returns its cause. The stream then runs until Close, until
-// ctx is done, or until the error strategy gives up. A second Start returns
-// [ErrStarted].
+// it have run, so what they wrote is visible to Start's caller. If Close is
+// called or ctx ends first, OnStart handlers included, Start returns
+// [ErrClosed] or ctx's cause: the stream is not running. The stream then
+// runs until Close, until ctx is done, or until the error strategy gives up.
+// A second Start returns [ErrStarted].
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
@@ -129,8 +130,11 @@ func (d *Dispatcher) Interrupt() { d.s.Interrupt() }
 // Wait blocks until the dispatcher goroutine has exited, and returns the
 // error the error strategy gave up on, or [ErrHandlerExited]; it returns nil
 // when the stream was stopped by Close or its context, or ended in an
-// orderly way. It must not be called from one of d's handlers, where it
-// would wait for itself: there it returns [ErrStarted] at once.
+// orderly way. Like Done, it does not return before Start has been called
+// and the stream has stopped, or Close was called: another goroutine may
+// start the dispatcher later. It must not be called from one of d's
+// handlers, where it would wait for itself: there it returns [ErrStarted]
+// at once.
 func (d *Dispatcher) Wait() error {
 	if d.onDispatcherGoroutine() {
 		return ErrStarted
@@ -214,10 +218,17 @@ func (d *Dispatcher) run(ctx context.Context) {
 	}
 }
 
-// signalStart makes Start return err; only the first call counts.
+// signalStart makes Start return err; only the first call counts. A
+// connection whose OnStart handler called Close (or ended the context) has
+// not started anything: Start returns ErrClosed (or the context's cause).
 func (d *Dispatcher) signalStart(err error) {
 	if d.ready == nil {
 		return
+	}
+	if err == nil && d.stopping() {
+		if err = context.Cause(d.runCtx); err == nil {
+			err = ErrClosed // Close halts the stream before it cancels the context
+		}
 	}
 	d.ready <- err
 	d.ready = nil

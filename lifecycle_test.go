@@ -240,6 +240,83 @@ func TestDispatcherStartAfterOnStartPanic(t *testing.T) {
 	})
 }
 
+// An OnStart handler that stops the dispatcher during Start makes Start
+// return why: the stream is not running, whatever the connection did.
+func TestDispatcherStopFromOnStart(t *testing.T) {
+	t.Run("Close", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			src := &countingSource{Source: script(scriptStep{body: "data: a\n\n", open: -1})}
+			d := newScriptedDispatcher(t, src)
+			d.OnStart(func(context.Context, Start) { d.Close() })
+			if err := d.Start(t.Context()); err != ErrClosed {
+				t.Errorf("Start: got %v; want ErrClosed", err)
+			}
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait: got %v; want nil (Close is no failure)", err)
+			}
+			if n := src.open.Load(); n != 0 {
+				t.Errorf("bodies left open: %d; want 0", n)
+			}
+		})
+	})
+	t.Run("cancel", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: -1}))
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			d.OnStart(func(context.Context, Start) { cancel() })
+			if err := d.Start(ctx); err != context.Canceled {
+				t.Errorf("Start: got %v; want context.Canceled", err)
+			}
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait: got %v; want nil", err)
+			}
+		})
+	})
+}
+
+// Wait called before Start waits, as Done does, until the dispatcher has
+// been started and has stopped, or until Close.
+func TestDispatcherWaitBeforeStart(t *testing.T) {
+	waitEarly := func(d *Dispatcher) <-chan error {
+		waited := make(chan error, 1)
+		go func() { waited <- d.Wait() }()
+		synctest.Wait()
+		return waited
+	}
+	t.Run("then Start", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: time.Second}))
+			waited := waitEarly(d)
+			select {
+			case err := <-waited:
+				t.Fatalf("Wait before Start returned %v at once; want it to wait", err)
+			default:
+			}
+			start := time.Now()
+			if err := d.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-waited; err != nil {
+				t.Errorf("Wait: got %v; want nil (the server ended the stream)", err)
+			}
+			if took := time.Since(start); took != time.Second {
+				t.Errorf("Wait returned %v after Start; want 1s, when the stream ended", took)
+			}
+		})
+	})
+	t.Run("then Close", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: ":\n"}))
+			waited := waitEarly(d)
+			d.Close()
+			if err := <-waited; err != nil {
+				t.Errorf("Wait: got %v; want nil", err)
+			}
+		})
+	})
+}
+
 // A handler of one dispatcher that closes another waits, as any caller
 // from outside does, until the other's goroutine has exited, although that
 // one is inside a handler at the time; then it goes on with its own stream.
