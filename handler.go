@@ -145,10 +145,14 @@ func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
 }
 
 // OnEvent registers fn for events of the given types, or of every type when
-// none are given. An event reaches its handlers in the order they were
-// registered. Like every handler, fn runs on the dispatcher goroutine, one
-// handler at a time, and may be registered before or after Start. ctx
-// carries the connection's trace span.
+// none are given. A handler for every type receives every event, also the
+// events of types that have handlers of their own; it is not a fallback,
+// and not a browser's onmessage, which sees only "message" events (name
+// "message" for that). An event reaches its handlers in the order they were
+// registered, handlers for every type and for its own type interleaved.
+// Like every handler, fn runs on the dispatcher goroutine, one handler at a
+// time, and may be registered before or after Start. ctx carries the
+// connection's trace span.
 func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...string) {
 	d.route(infallible(fn), types...)
 }
