@@ -23,12 +23,21 @@ import (
 // *[PanicError], and the stream goes on. Handlers may be registered at any
 // time, from any goroutine; one registered while an event is being
 // delivered sees the next event.
+//
+// A handler that calls runtime.Goexit (as testing.T.Fatal does) ends the
+// dispatcher goroutine, and no recover can prevent that. The stream then
+// stops for good: its connection is closed, no further handler runs
+// (OnFault included), and Wait, Run, and Start if it has not returned yet,
+// return [ErrHandlerExited]. The same holds for the other callbacks the
+// dispatcher goroutine runs: a [Source], an [ErrorStrategy], a BackOff or a
+// request hook.
 type Dispatcher struct {
 	s        *Stream
 	regMu    sync.Mutex // serialises registrations
 	handlers atomic.Pointer[handlers]
 	gid      atomic.Int64    // the dispatcher goroutine's id, once running
 	runCtx   context.Context // the dispatcher goroutine's context, read only there
+	ready    chan<- error    // Start waits on it; set by Start, then used only by the dispatcher goroutine
 
 	mu      sync.Mutex // guards the fields below
 	started bool
@@ -54,10 +63,11 @@ func New(url string, opts ...Option) (*Dispatcher, error) {
 // Start starts the dispatcher goroutine and returns once the first
 // connection has succeeded (nil) or the error strategy has given up on it
 // (that error), in either case after the OnStart or OnFault handlers for
-// it have run, so what they wrote is visible to Start's caller. If ctx ends
-// first, Start returns its cause. The stream then runs until Close, until
-// ctx is done, or until the error strategy gives up. A second Start returns
-// [ErrStarted].
+// it have run, so what they wrote is visible to Start's caller. If Close is
+// called or ctx ends first, OnStart handlers included, Start returns
+// [ErrClosed] or ctx's cause: the stream is not running. The stream then
+// runs until Close, until ctx is done, or until the error strategy gives up.
+// A second Start returns [ErrStarted].
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
@@ -70,10 +80,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	d.started = true
 	ctx, d.cancel = context.WithCancelCause(ctx)
+	ready := make(chan error, 1)
+	d.ready = ready
 	d.mu.Unlock()
 
-	ready := make(chan error, 1)
-	go d.run(ctx, ready)
+	go d.serve(ctx)
 	return <-ready
 }
 
@@ -86,11 +97,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return d.Wait()
 }
 
-// Close stops the stream for good. Called from outside, it returns once the
-// dispatcher goroutine has exited and no handler runs any more. Called from
-// a handler, it cannot wait for the goroutine it runs on: it returns at
-// once, no further handler is called, and the goroutine exits when the
-// handler returns. It is safe to call more than once, and before Start.
+// Close stops the stream for good. Called from outside, handlers of other
+// dispatchers included, it returns once the dispatcher goroutine has exited
+// and no handler runs any more. Called from one of d's handlers, it cannot
+// wait for the goroutine it runs on: it returns at once, no further handler
+// is called, and the goroutine exits when the handler returns. It is safe
+// to call more than once, and before Start.
 func (d *Dispatcher) Close() error {
 	d.mu.Lock()
 	wasClosed := d.closed
@@ -116,10 +128,13 @@ func (d *Dispatcher) Close() error {
 func (d *Dispatcher) Interrupt() { d.s.Interrupt() }
 
 // Wait blocks until the dispatcher goroutine has exited, and returns the
-// error the error strategy gave up on; it returns nil when the stream was
-// stopped by Close or its context, or ended in an orderly way. It must not
-// be called from a handler, where it would wait for itself: there it
-// returns [ErrStarted] at once.
+// error the error strategy gave up on, or [ErrHandlerExited]; it returns nil
+// when the stream was stopped by Close or its context, or ended in an
+// orderly way. Like Done, it does not return before Start has been called
+// and the stream has stopped, or Close was called: another goroutine may
+// start the dispatcher later. It must not be called from one of d's
+// handlers, where it would wait for itself: there it returns [ErrStarted]
+// at once.
 func (d *Dispatcher) Wait() error {
 	if d.onDispatcherGoroutine() {
 		return ErrStarted
@@ -141,21 +156,34 @@ func (d *Dispatcher) LastEventID() string { return d.s.LastEventID() }
 // [Stream.NextRetryDelay].
 func (d *Dispatcher) NextRetryDelay() time.Duration { return d.s.NextRetryDelay() }
 
-// run is the dispatcher goroutine: it pulls actions from the stream and
-// calls the handlers, until the stream stops.
-func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
-	d.gid.Store(goid())
+// serve is the dispatcher goroutine: run, and the teardown that follows it
+// however it ends. A handler (or another callback run here) may end the
+// goroutine with runtime.Goexit, which no recover stops; the teardown then
+// stops the stream and reports ErrHandlerExited.
+func (d *Dispatcher) serve(ctx context.Context) {
+	d.gid.Store(goroutineID())
 	d.runCtx = ctx
+	returned := false
+	defer func() {
+		if !returned {
+			if v := recover(); v != nil {
+				panic(v) // a panic outside any handler is a bug: let it crash as it would have
+			}
+			d.exited()
+		}
+		d.cancel(nil)
+		close(d.done)
+	}()
+	d.run(ctx)
+	returned = true
+}
+
+// run pulls actions from the stream and calls the handlers, until the
+// stream stops.
+func (d *Dispatcher) run(ctx context.Context) {
 	d.s.iterMu.Lock()
 	defer d.s.iterMu.Unlock()
-	defer close(d.done)
-	defer d.cancel(nil)
-	started := func(err error) {
-		if ready != nil {
-			ready <- err
-			ready = nil
-		}
-	}
+	started := d.signalStart
 	for {
 		// Without comment handlers the parser need not hand comments up. One
 		// registered during a call of next gets the comments of later calls.
@@ -188,6 +216,34 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 			return
 		}
 	}
+}
+
+// signalStart makes Start return err; only the first call counts. A
+// connection whose OnStart handler called Close (or ended the context) has
+// not started anything: Start returns ErrClosed (or the context's cause).
+func (d *Dispatcher) signalStart(err error) {
+	if d.ready == nil {
+		return
+	}
+	if err == nil && d.stopping() {
+		if err = context.Cause(d.runCtx); err == nil {
+			err = ErrClosed // Close halts the stream before it cancels the context
+		}
+	}
+	d.ready <- err
+	d.ready = nil
+}
+
+// exited stops the dispatcher whose goroutine runtime.Goexit is ending:
+// it runs in serve's teardown, after run has let go of the stream.
+func (d *Dispatcher) exited() {
+	d.s.logger().Error("sse: a handler called runtime.Goexit; stopping")
+	d.mu.Lock()
+	d.err = ErrHandlerExited
+	d.mu.Unlock()
+	d.cancel(ErrHandlerExited) // for goroutines the handlers started on their ctx
+	d.s.Close()                // ends the connection and its span
+	d.signalStart(ErrHandlerExited)
 }
 
 // stopping reports whether Close, or the end of the dispatcher's context,
@@ -238,22 +294,33 @@ func call[A any](h handlerFunc[A], ctx context.Context, a A) (err error) {
 }
 
 // onDispatcherGoroutine reports whether the caller runs on the dispatcher
-// goroutine, that is, inside a handler.
+// goroutine, that is, in one of its handlers, where Close and Wait must not
+// wait for the goroutine they run on.
+//
+// It compares goroutine ids. Go hides them so that programs do not build
+// goroutine-local state on them; here one is only compared, never used to
+// find state. Looking for the frame of call on the caller's stack
+// (runtime.Callers) would tell that the caller is in some dispatcher's
+// handler, but not in which: when A's handler closes B while B runs a
+// handler too, B's Close would wrongly return without waiting.
 func (d *Dispatcher) onDispatcherGoroutine() bool {
 	id := d.gid.Load()
-	return id != 0 && id == goid()
+	return id != 0 && id == goroutineID()
 }
 
-// goid returns the current goroutine's id, read from the header of its stack
-// trace ("goroutine 42 [running]:"). Go offers no API for it; it is only
-// used to keep Close and Wait from waiting on themselves.
-func goid() int64 {
+// goroutineID returns the calling goroutine's id, from the header of its
+// stack trace ("goroutine 42 [running]:"). Ids are never reused while the
+// process lives. It costs a few microseconds, paid once per dispatcher and
+// in each Close and Wait; it panics if the runtime's format ever changes, so
+// that the tests, which call it everywhere, catch that at once.
+func goroutineID() int64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		id, _ := strconv.ParseInt(string(b[:i]), 10, 64)
-		return id
+	b, ok := bytes.CutPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); ok && i > 0 {
+		if id, err := strconv.ParseInt(string(b[:i]), 10, 64); err == nil && id > 0 {
+			return id
+		}
 	}
-	return -1
+	panic("sse: no goroutine id in " + strconv.Quote(string(buf[:])))
 }

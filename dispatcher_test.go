@@ -434,8 +434,8 @@ func TestDispatcherCommentHandlerAfterStart(t *testing.T) {
 	})
 }
 
-// Registering from many goroutines while events flow is race-free, and
-// every handler registered before an event sees it.
+// Registering typed and all-type handlers from many goroutines while events
+// flow is race-free, and every handler registered before an event sees it.
 func TestDispatcherConcurrentRegistration(t *testing.T) {
 	feed := make(chan string)
 	d := newScriptedDispatcher(t, script(scriptStep{body: "data: first\n\n", feed: feed}))
@@ -462,12 +462,14 @@ func TestDispatcherConcurrentRegistration(t *testing.T) {
 	}()
 	for range goroutines {
 		wg.Go(func() {
+			count := func(_ context.Context, ev Event) {
+				mu.Lock()
+				seen[ev.Data]++
+				mu.Unlock()
+			}
 			for range each {
-				d.OnEvent(func(_ context.Context, ev Event) {
-					mu.Lock()
-					seen[ev.Data]++
-					mu.Unlock()
-				}, "message")
+				d.OnEvent(count, "message")
+				d.OnEvent(count) // all types: appended to every type's list
 				d.OnComment(func(context.Context, Comment) {})
 			}
 		})
@@ -480,8 +482,8 @@ func TestDispatcherConcurrentRegistration(t *testing.T) {
 	d.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if seen["last"] != goroutines*each {
-		t.Errorf("handlers that saw the last event: got %d; want %d", seen["last"], goroutines*each)
+	if seen["last"] != 2*goroutines*each {
+		t.Errorf("handlers that saw the last event: got %d; want %d", seen["last"], 2*goroutines*each)
 	}
 }
 
@@ -503,34 +505,76 @@ func TestDispatcherNextRetryDelay(t *testing.T) {
 	})
 }
 
-// Close from any kind of handler stops the handlers that would follow it.
-func TestDispatcherCloseFromEachHandlerKind(t *testing.T) {
-	for _, kind := range []string{"start", "comment", "event", "fault"} {
+// Close, Wait and Interrupt called from any kind of handler return at once
+// and do what they do from outside: Close stops the handlers that would
+// follow, Wait returns ErrStarted, and Interrupt drops the connection (or,
+// from OnFault, cuts the delay before the next one short).
+func TestDispatcherCallsFromEachHandlerKind(t *testing.T) {
+	// run starts a dispatcher whose first handler of the given kind calls
+	// call, once, and returns the calls of all handlers and the source.
+	run := func(t *testing.T, kind string, call func(d *Dispatcher)) ([]string, *scriptedSource) {
+		src := script(scriptStep{err: errRefused}, scriptStep{body: ": c\n\nevent: j\ndata: 1\n\n", open: -1})
+		d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
+		var l callLog
+		called := false
+		first := func(k string) {
+			l.add("first %s", k)
+			if k == kind && !called {
+				called = true
+				call(d)
+			}
+		}
+		d.OnStart(func(context.Context, Start) { first("start") })
+		d.OnComment(func(context.Context, Comment) { first("comment") })
+		d.OnEvent(func(context.Context, Event) { first("event") })
+		OnJSON(d, "j", func(context.Context, int, Event) { first("json") })
+		d.OnFault(func(context.Context, Fault) { first("fault") })
+		d.OnStart(func(context.Context, Start) { l.add("second start") })
+		d.OnComment(func(context.Context, Comment) { l.add("second comment") })
+		d.OnEvent(func(context.Context, Event) { l.add("second event") })
+		d.OnFault(func(_ context.Context, f Fault) { l.add("second %s", describe(f)) })
+		d.Start(t.Context())
+		time.Sleep(time.Minute) // through any reconnection delay, until the open connection waits
+		return l.get(), src
+	}
+	for _, kind := range []string{"start", "comment", "event", "json", "fault"} {
 		t.Run(kind, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				src := script(scriptStep{err: errRefused}, scriptStep{body: ": c\n\ndata: a\n\n", open: -1})
-				d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
-				var l callLog
-				closer := func(k string) {
-					l.add("first %s", k)
-					if k == kind {
-						d.Close()
+			t.Run("Close", func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					calls, _ := run(t, kind, func(d *Dispatcher) { d.Close() })
+					if i := slices.Index(calls, "first "+kind); i < 0 || i != len(calls)-1 {
+						t.Errorf("calls: got %q; want them to end with the handler that called Close", calls)
 					}
-				}
-				d.OnStart(func(context.Context, Start) { closer("start") })
-				d.OnComment(func(context.Context, Comment) { closer("comment") })
-				d.OnEvent(func(context.Context, Event) { closer("event") })
-				d.OnFault(func(context.Context, Fault) { closer("fault") })
-				d.OnStart(func(context.Context, Start) { l.add("second start") })
-				d.OnComment(func(context.Context, Comment) { l.add("second comment") })
-				d.OnEvent(func(context.Context, Event) { l.add("second event") })
-				d.OnFault(func(context.Context, Fault) { l.add("second fault") })
-				d.Start(t.Context())
-				<-d.Done()
-				calls := l.get()
-				if i := slices.Index(calls, "first "+kind); i < 0 || i != len(calls)-1 {
-					t.Errorf("calls: got %q; want them to end with the handler that called Close", calls)
-				}
+				})
+			})
+			t.Run("Wait", func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					var err error
+					calls, _ := run(t, kind, func(d *Dispatcher) { err = d.Wait() })
+					if err != ErrStarted {
+						t.Errorf("Wait: got %v; want ErrStarted", err)
+					}
+					if !slices.Contains(calls, "second event") {
+						t.Errorf("calls: got %q; want the stream to go on to its event", calls)
+					}
+				})
+			})
+			t.Run("Interrupt", func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					calls, src := run(t, kind, func(d *Dispatcher) { d.Interrupt() })
+					if kind == "fault" {
+						if gaps := src.gaps(); len(gaps) != 1 || gaps[0] != 0 {
+							t.Errorf("gaps between attempts: got %v; want [0s], no delay after the interrupted fault", gaps)
+						}
+						return
+					}
+					if n := src.attempts(); n != 3 {
+						t.Errorf("attempts: got %d; want 3 (refused, interrupted, open)", n)
+					}
+					if want := "second " + faultOf(ErrInterrupted, false, 2*time.Second); !slices.Contains(calls, want) {
+						t.Errorf("calls: got %q; want %q", calls, want)
+					}
+				})
 			})
 		})
 	}

@@ -19,6 +19,11 @@ var (
 
 	// ErrStarted is returned by a second Start or Run of one Dispatcher.
 	ErrStarted = errors.New("sse: already started")
+
+	// ErrHandlerExited is returned by Start, Run and Wait of a Dispatcher
+	// whose handler called runtime.Goexit (as testing.T.FailNow and Fatal
+	// do); the stream stopped there.
+	ErrHandlerExited = errors.New("sse: a handler called runtime.Goexit")
 )
 
 // StatusError reports a response whose status is not a 2xx success, or is

@@ -54,6 +54,26 @@ func Example() {
 	// comment " just a comment"
 }
 
+// OnEvent with no types receives every event, also the events of types that
+// have handlers of their own (a browser's onmessage sees only "message"
+// events: name "message" for that). Each event reaches its handlers in the
+// order they were registered.
+func ExampleDispatcher_OnEvent() {
+	srv := feed("event: price\ndata: 42\n\ndata: hello\n\n")
+	defer srv.Close()
+
+	d, _ := sse.New(srv.URL)
+	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println("every type:", ev.Type, ev.Data) })
+	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println("price:", ev.Data) }, "price")
+	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println("message:", ev.Data) }, "message")
+	d.Run(context.Background())
+	// Output:
+	// every type: price 42
+	// price: 42
+	// every type: message hello
+	// message: hello
+}
+
 // OnJSON decodes each event of one type into a Go value.
 func ExampleOnJSON() {
 	srv := feed("event: price\ndata: {\"symbol\":\"ACME\",\"px\":42.5}\n\nevent: price\ndata: not json\n\n")

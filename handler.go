@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -83,8 +84,9 @@ func infallible[A any](fn func(context.Context, A)) handlerFunc[A] {
 	}
 }
 
-// handlers is the dispatcher's routing table. A registration copies it and
-// swaps the copy in, so the event path reads it without a lock.
+// handlers is the dispatcher's routing table. The event path reads it
+// through an atomic pointer, without a lock; a registration publishes a new
+// table (see register).
 type handlers struct {
 	all     []handlerFunc[Event]            // for event types without their own list
 	byType  map[string][]handlerFunc[Event] // registration order, all-type handlers included
@@ -102,23 +104,39 @@ func (h *handlers) events(typ string) []handlerFunc[Event] {
 }
 
 // register applies edit to a copy of the table and publishes the copy.
+//
+// The copy shares its lists' arrays with the table it replaces, and edit
+// appends to them in place (see grow), so a registration costs the lists it
+// extends plus, for event handlers, a copy of the map: about linear in the
+// handlers that exist. (Copying every list each time made registering n
+// typed and n all-type handlers cost n³.)
 func (d *Dispatcher) register(edit func(h *handlers)) {
 	d.regMu.Lock()
 	defer d.regMu.Unlock()
 	h := *d.handlers.Load()
-	h.byType = maps.Clone(h.byType)
 	edit(&h)
 	d.handlers.Store(&h)
+}
+
+// grow appends fn to a list of the newest table. Appending in place is safe
+// although older tables, which readers may still hold, share the array:
+// lists only grow, each list has an array of its own, and only the newest
+// table is appended to (under regMu), so the slot written lies beyond every
+// published length and no reader has read it or will before the new table
+// is stored.
+func grow[A any](hs []handlerFunc[A], fn handlerFunc[A]) []handlerFunc[A] {
+	return append(hs, fn)
 }
 
 // route registers an event handler for the given types, or for all types
 // when none are given.
 func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
 	d.register(func(h *handlers) {
+		h.byType = maps.Clone(h.byType) // readers of the old table look types up in it
 		if len(types) == 0 {
-			h.all = append(h.all[:len(h.all):len(h.all)], r)
+			h.all = grow(h.all, r)
 			for t, hs := range h.byType {
-				h.byType[t] = append(hs[:len(hs):len(hs)], r)
+				h.byType[t] = grow(hs, r)
 			}
 			return
 		}
@@ -128,18 +146,22 @@ func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
 		for _, t := range types {
 			hs, ok := h.byType[t]
 			if !ok {
-				hs = h.all
+				hs = slices.Clip(h.all) // the type's own array from the next append on
 			}
-			h.byType[t] = append(hs[:len(hs):len(hs)], r)
+			h.byType[t] = grow(hs, r)
 		}
 	})
 }
 
 // OnEvent registers fn for events of the given types, or of every type when
-// none are given. An event reaches its handlers in the order they were
-// registered. Like every handler, fn runs on the dispatcher goroutine, one
-// handler at a time, and may be registered before or after Start. ctx
-// carries the connection's trace span.
+// none are given. A handler for every type receives every event, also the
+// events of types that have handlers of their own; it is not a fallback,
+// and not a browser's onmessage, which sees only "message" events (name
+// "message" for that). An event reaches its handlers in the order they were
+// registered, handlers for every type and for its own type interleaved.
+// Like every handler, fn runs on the dispatcher goroutine, one handler at a
+// time, and may be registered before or after Start. ctx carries the
+// connection's trace span.
 func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...string) {
 	d.route(infallible(fn), types...)
 }
@@ -150,13 +172,13 @@ func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...st
 // if registered while the dispatcher waits for bytes, gets the comments
 // that follow the next event (or start, or fault).
 func (d *Dispatcher) OnComment(fn func(ctx context.Context, c Comment)) {
-	d.register(func(h *handlers) { h.comment = append(h.comment[:len(h.comment):len(h.comment)], infallible(fn)) })
+	d.register(func(h *handlers) { h.comment = grow(h.comment, infallible(fn)) })
 }
 
 // OnStart registers fn for every successful connection. It runs on the
 // dispatcher goroutine before any event of that connection.
 func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
-	d.register(func(h *handlers) { h.start = append(h.start[:len(h.start):len(h.start)], infallible(fn)) })
+	d.register(func(h *handlers) { h.start = grow(h.start, infallible(fn)) })
 }
 
 // OnFault registers fn for faults: connections that failed or ended, and
@@ -164,7 +186,7 @@ func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
 // dispatcher goroutine after the failure it reports, and before any
 // reconnection delay. A panic inside fn is logged and otherwise ignored.
 func (d *Dispatcher) OnFault(fn func(ctx context.Context, f Fault)) {
-	d.register(func(h *handlers) { h.fault = append(h.fault[:len(h.fault):len(h.fault)], infallible(fn)) })
+	d.register(func(h *handlers) { h.fault = grow(h.fault, infallible(fn)) })
 }
 
 // OnJSON registers fn for events of type typ whose data is the JSON encoding

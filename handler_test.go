@@ -95,6 +95,69 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// A registration copies little of the table: over many typed and all-type
+// registrations, the handler entries copied stay within a small multiple of
+// the entries the table ends with. (A table whose every list is copied on
+// each registration copies about n³/3 entries for n of each.)
+func TestRegistrationCopiesLittle(t *testing.T) {
+	d, err := New("http://example.invalid/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(context.Context, Event) {}
+	copied := 0
+	step := func(register func()) {
+		before := d.handlers.Load()
+		register()
+		copied += copiedBy(before, d.handlers.Load())
+	}
+	const n = 100
+	for i := range n {
+		step(func() { d.OnEvent(ev, fmt.Sprint("type", i)) })
+		step(func() { d.OnEvent(ev) })
+		step(func() { OnJSON(d, fmt.Sprint("json", i%10), func(context.Context, int, Event) {}) })
+		step(func() { d.OnComment(func(context.Context, Comment) {}) })
+		step(func() { d.OnStart(func(context.Context, Start) {}) })
+		step(func() { d.OnFault(func(context.Context, Fault) {}) })
+	}
+	h := d.handlers.Load()
+	entries := len(h.all) + len(h.comment) + len(h.start) + len(h.fault)
+	for _, hs := range h.byType {
+		entries += len(hs)
+	}
+	if copied > 3*entries {
+		t.Errorf("registering %d entries copied %d; want at most %d", entries, copied, 3*entries)
+	}
+	if got := len(h.events("type7")); got != n+1 {
+		t.Errorf("handlers for type7: got %d; want %d (its own and the %d all-type ones)", got, n+1, n)
+	}
+}
+
+// copiedBy counts the handler entries a registration copied from table old
+// to table new: every entry of a list that moved to another array, and the
+// all-type entries a new type's list starts with.
+func copiedBy(old, new *handlers) int {
+	n := moved(old.all, new.all) + moved(old.comment, new.comment) +
+		moved(old.start, new.start) + moved(old.fault, new.fault)
+	for typ, hs := range new.byType {
+		if was, ok := old.byType[typ]; ok {
+			n += moved(was, hs)
+		} else {
+			n += len(old.all)
+		}
+	}
+	return n
+}
+
+// moved returns len(old) if new no longer shares old's array, and 0 if it
+// does.
+func moved[A any](old, new []handlerFunc[A]) int {
+	if len(old) == 0 || &old[0] == &new[0] {
+		return 0
+	}
+	return len(old)
+}
+
 type price struct {
 	Symbol string  `json:"symbol"`
 	Px     float64 `json:"px"`
@@ -231,4 +294,52 @@ func short(s string) string {
 		return fmt.Sprintf("%q", s)
 	}
 	return fmt.Sprintf("%q... (%d bytes)", s[:20], len(s))
+}
+
+// BenchmarkRegisterMixed registers n handlers for n distinct types and n
+// handlers for all types, alternating, on a fresh Dispatcher: the cost of
+// one registration should grow with the handlers that exist, no faster.
+func BenchmarkRegisterMixed(b *testing.B) {
+	for _, n := range []int{50, 100, 200, 400} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			fn := func(context.Context, Event) {}
+			types := make([]string, n)
+			for i := range types {
+				types[i] = fmt.Sprintf("type%d", i)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				d, _ := New("http://bench.invalid/")
+				for _, typ := range types {
+					d.OnEvent(fn, typ)
+					d.OnEvent(fn)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/registration")
+		})
+	}
+}
+
+// BenchmarkHandlerLookup measures the event path's lookup of an event
+// type's handlers in a table of a few types and handlers.
+func BenchmarkHandlerLookup(b *testing.B) {
+	d, _ := New("http://bench.invalid/")
+	fn := func(context.Context, Event) {}
+	d.OnEvent(fn)
+	for _, typ := range []string{"add", "update", "delete", "ping"} {
+		d.OnEvent(fn, typ)
+		d.OnEvent(fn)
+	}
+	for _, typ := range []string{"update", "message"} { // with a list of its own, and without
+		b.Run(typ, func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n += len(d.handlers.Load().events(typ))
+			}
+			if n == 0 {
+				b.Fatal("no handlers found")
+			}
+		})
+	}
 }
