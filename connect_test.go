@@ -71,7 +71,7 @@ func eventStream(w http.ResponseWriter) {
 // and returns its actions.
 func pullHTTP(t *testing.T, srv *httptest.Server, path string, n int, opts ...Option) ([]Action, *Stream) {
 	t.Helper()
-	s, err := NewStream(srv.URL+path, append([]Option{WithHTTPClient(srv.Client()), WithJitter(0)}, opts...)...)
+	s, err := NewStream(srv.URL+path, append([]Option{WithHTTPClient(srv.Client()), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewStream: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestHTTPRequest(t *testing.T) {
 				r.Header.Set("X-Hook", r.Method)
 				return nil
 			}),
-			WithInitialDelay(0),
+			WithInitialDelay(0), WithMinDelay(0),
 			WithErrorStrategy(func(_ error, _ int, _ time.Duration) bool { return log.count() < 3 }),
 		)
 		reqs := log.get()
@@ -201,7 +201,7 @@ func TestHTTPEmptyLastEventIDNotSent(t *testing.T) {
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	pullHTTP(t, srv, "", 100, WithInitialDelay(0), WithErrorStrategy(ContinueWithMaxAttempts(1)),
+	pullHTTP(t, srv, "", 100, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(ContinueWithMaxAttempts(1)),
 		WithRequestHook(func(*http.Request) error {
 			if log.count() == 2 {
 				return errRefused // end the test after two requests
@@ -306,7 +306,7 @@ func TestHTTP204StopsAlways(t *testing.T) {
 			}))
 			defer srv.Close()
 			strategyCalls := 0
-			got, _ := pullHTTP(t, srv, "", 3, WithInitialDelay(0), WithErrorStrategy(func(error, int, time.Duration) bool {
+			got, _ := pullHTTP(t, srv, "", 3, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(func(error, int, time.Duration) bool {
 				strategyCalls++
 				return true
 			}))
@@ -399,7 +399,7 @@ func TestHTTPClientCheckRedirectKept(t *testing.T) {
 	mine := errors.New("my redirect policy")
 	client := &http.Client{Transport: srv.Client().Transport}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return mine }
-	s, err := NewStream(srv.URL, WithHTTPClient(client))
+	s, err := NewStream(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(client))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestHTTPClientCheckRedirectKept(t *testing.T) {
 		t.Errorf("the stream yielded %d pairs; want one, with the client's CheckRedirect error", pairs)
 	}
 	plain := &http.Client{Transport: srv.Client().Transport}
-	if _, err := NewStream(srv.URL, WithHTTPClient(plain)); err != nil {
+	if _, err := NewStream(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(plain)); err != nil {
 		t.Fatal(err)
 	}
 	if plain.CheckRedirect != nil {
@@ -442,7 +442,7 @@ func TestNewRejects(t *testing.T) {
 			t.Errorf("New(%q) with %s: error %q does not start with \"sse: \"", tt.url, tt.name, err)
 		}
 	}
-	if d, err := New("", WithSource(script(scriptStep{}))); err != nil {
+	if d, err := New("", WithErrorStrategy(AlwaysFail()), WithSource(script(scriptStep{}))); err != nil {
 		t.Errorf("New with a Source and no URL: %v", err)
 	} else {
 		d.Close()
@@ -505,7 +505,7 @@ func TestHTTPReadTimeout(t *testing.T) {
 				return resp, nil
 			}
 		})
-		s, err := NewStream("http://stream.test/", WithHTTPClient(&http.Client{Transport: rt}), WithReadTimeout(5*time.Second),
+		s, err := NewStream("http://stream.test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(&http.Client{Transport: rt}), WithReadTimeout(5*time.Second),
 			WithJitter(0), WithErrorStrategy(ContinueWithMaxAttempts(2)))
 		if err != nil {
 			t.Fatal(err)
@@ -551,7 +551,7 @@ func TestHTTPDispatcherResume(t *testing.T) {
 	})
 	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
-		d, err := New(srv.URL, WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithErrorStrategy(AlwaysContinue()))
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -600,7 +600,7 @@ func TestHTTPInterrupt(t *testing.T) {
 		<-r.Context().Done()
 	})
 	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
-		d, err := New(srv.URL, WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond))
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -117,7 +117,8 @@ func (d *Dispatcher) Interrupt() { d.s.Interrupt() }
 
 // Wait blocks until the dispatcher goroutine has exited, and returns the
 // error the error strategy gave up on; it returns nil when the stream was
-// stopped by Close or its context, or ended in an orderly way. It must not
+// stopped by Close or its context, or stopped as the server asked (an
+// orderly end the error strategy does not retry, or a 204 No Content). It must not
 // be called from a handler, where it would wait for itself: there it
 // returns [ErrStarted] at once.
 func (d *Dispatcher) Wait() error {
@@ -146,8 +147,6 @@ func (d *Dispatcher) NextRetryDelay() time.Duration { return d.s.NextRetryDelay(
 func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 	d.gid.Store(goid())
 	d.runCtx = ctx
-	d.s.iterMu.Lock()
-	defer d.s.iterMu.Unlock()
 	defer close(d.done)
 	defer d.cancel(nil)
 	started := func(err error) {
@@ -156,38 +155,37 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 			ready = nil
 		}
 	}
-	for {
-		// Without comment handlers the parser need not hand comments up. One
-		// registered during a call of next gets the comments of later calls.
-		d.s.p.skipComments = len(d.handlers.Load().comment) == 0
-		switch k, ev := d.s.next(ctx); k {
+	for st := range d.s.steps(ctx, d.wantsComments) {
+		switch st.kind {
 		case kindEvent:
-			deliver(d, d.handlers.Load().events(ev.Type), d.s.conn.ctx, ev)
+			deliver(d, d.handlers.Load().events(st.event.Type), st.ctx, st.event)
 		case kindComment:
-			if hs := d.handlers.Load().comment; len(hs) > 0 {
-				deliver(d, hs, d.s.conn.ctx, d.s.commentText())
-			}
+			deliver(d, d.handlers.Load().comment, st.ctx, st.comment)
 		case kindStart:
-			deliver(d, d.handlers.Load().start, d.s.conn.ctx, d.s.start)
+			deliver(d, d.handlers.Load().start, st.ctx, st.start)
 			started(nil) // after the handlers: what they wrote is visible to Start's caller
 		case kindFault:
-			f := d.s.fault
-			d.deliverFault(d.s.conn.ctx, f)
-			if f.Final {
+			d.deliverFault(st.ctx, st.fault)
+			if st.fault.Final {
 				d.mu.Lock()
-				d.err = f.Err
+				d.err = st.err
 				d.mu.Unlock()
-				started(f.Err) // after the handlers, as for kindStart
+				started(st.err) // after the handlers, as for kindStart
 			}
-		default:
-			err := context.Cause(ctx)
-			if err == nil {
-				err = ErrClosed // Close halts the stream before it cancels ctx
-			}
-			started(err)
-			return
 		}
 	}
+	err := context.Cause(ctx)
+	if err == nil {
+		err = ErrClosed // Close halts the stream before it cancels ctx
+	}
+	started(err)
+}
+
+// wantsComments tells the stream whether to hand comments up: while no
+// comment handler is registered, it only counts them. One registered while
+// the stream waits for bytes gets the comments after the next action.
+func (d *Dispatcher) wantsComments() bool {
+	return len(d.handlers.Load().comment) > 0
 }
 
 // stopping reports whether Close, or the end of the dispatcher's context,

@@ -18,6 +18,13 @@ var (
 
 	// ErrStarted is returned by a second Start or Run of one Dispatcher.
 	ErrStarted = errors.New("sse: already started")
+
+	// ErrServerStopped is matched (with errors.Is) by the error of the
+	// final Fault of a stream that stopped because the server asked it to,
+	// with a 204 No Content response: a *StatusError with Code 204. Such a
+	// stop is no failure anywhere: Start, Run and Wait return nil, Events
+	// ends without an error, and logs and traces show an orderly stop.
+	ErrServerStopped = errors.New("sse: server asked the client to stop (204 No Content)")
 )
 
 // StatusError reports a response whose status is not a 2xx success, or is
@@ -25,6 +32,15 @@ var (
 // never reconnects after a 204, whatever its error strategy.
 type StatusError struct {
 	Code int // the HTTP status code
+	// RetryAfter is the delay a 429 or 503 response asked for in its
+	// Retry-After header, or 0. Where the error strategy retries, the next
+	// delay is at least this long (at most [MaxRetryAfter]).
+	RetryAfter time.Duration
+}
+
+// Is reports whether a 204 matches [ErrServerStopped].
+func (e *StatusError) Is(target error) bool {
+	return target == ErrServerStopped && e.Code == 204
 }
 
 func (e *StatusError) Error() string {
@@ -81,13 +97,23 @@ func (e *RedirectError) Error() string {
 
 // PanicError is the error of a Fault raised by a handler that panicked. The
 // stream goes on; the panic reached no further than the dispatcher.
+//
+// A callback of the stream's own that panics (an [ErrorStrategy], a
+// backoff.BackOff, a [Source], a request hook) is reported the same way,
+// with Func naming it: a panicking Source fails that connection attempt,
+// a panicking strategy or BackOff stops the stream.
 type PanicError struct {
 	Value any    // the value passed to panic
-	Stack []byte // the handler goroutine's stack at the panic
+	Stack []byte // the stack of the goroutine that panicked
+	Func  string // what panicked: "" for a handler, else "error strategy", "backoff" or "source"
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("sse: handler panicked: %v", e.Value)
+	what := e.Func
+	if what == "" {
+		what = "handler"
+	}
+	return fmt.Sprintf("sse: %s panicked: %v", what, e.Value)
 }
 
 func newPanicError(v any) *PanicError {
