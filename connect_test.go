@@ -75,7 +75,7 @@ func eventStream(w http.ResponseWriter) {
 // and returns its actions.
 func pullHTTP(t *testing.T, srv *httptest.Server, path string, n int, opts ...Option) ([]Action, *Stream) {
 	t.Helper()
-	s, err := NewStream(srv.URL+path, append([]Option{WithHTTPClient(srv.Client()), WithJitter(0)}, opts...)...)
+	s, err := NewStream(srv.URL+path, append([]Option{WithHTTPClient(srv.Client()), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewStream: %v", err)
 	}
@@ -118,7 +118,7 @@ func TestHTTPRequest(t *testing.T) {
 				r.Header.Set("X-Hook", r.Method)
 				return nil
 			}),
-			WithInitialDelay(0),
+			WithInitialDelay(0), WithMinDelay(0),
 			WithErrorStrategy(func(_ error, _ int, _ time.Duration) bool { return log.count() < 3 }),
 		)
 		reqs := log.get()
@@ -206,7 +206,7 @@ func TestHTTPEmptyLastEventIDNotSent(t *testing.T) {
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	pullHTTP(t, srv, "", 100, WithInitialDelay(0), WithErrorStrategy(ContinueWithMaxAttempts(1)),
+	pullHTTP(t, srv, "", 100, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(ContinueWithMaxAttempts(1)),
 		WithRequestHook(func(*http.Request) error {
 			if log.count() == 2 {
 				return errRefused // end the test after two requests
@@ -311,7 +311,7 @@ func TestHTTP204StopsAlways(t *testing.T) {
 			}))
 			defer srv.Close()
 			strategyCalls := 0
-			got, _ := pullHTTP(t, srv, "", 3, WithInitialDelay(0), WithErrorStrategy(func(error, int, time.Duration) bool {
+			got, _ := pullHTTP(t, srv, "", 3, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(func(error, int, time.Duration) bool {
 				strategyCalls++
 				return true
 			}))
@@ -404,7 +404,7 @@ func TestHTTPClientCheckRedirectKept(t *testing.T) {
 	mine := errors.New("my redirect policy")
 	client := &http.Client{Transport: srv.Client().Transport}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return mine }
-	s, err := NewStream(srv.URL, WithHTTPClient(client))
+	s, err := NewStream(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(client))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestHTTPClientCheckRedirectKept(t *testing.T) {
 		t.Errorf("the stream yielded %d pairs; want one, with the client's CheckRedirect error", pairs)
 	}
 	plain := &http.Client{Transport: srv.Client().Transport}
-	if _, err := NewStream(srv.URL, WithHTTPClient(plain)); err != nil {
+	if _, err := NewStream(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(plain)); err != nil {
 		t.Fatal(err)
 	}
 	if plain.CheckRedirect != nil {
@@ -447,7 +447,7 @@ func TestNewRejects(t *testing.T) {
 			t.Errorf("New(%q) with %s: error %q does not start with \"sse: \"", tt.url, tt.name, err)
 		}
 	}
-	if d, err := New("", WithSource(script(scriptStep{}))); err != nil {
+	if d, err := New("", WithErrorStrategy(AlwaysFail()), WithSource(script(scriptStep{}))); err != nil {
 		t.Errorf("New with a Source and no URL: %v", err)
 	} else {
 		d.Close()
@@ -573,7 +573,7 @@ func TestHTTPReadTimeout(t *testing.T) {
 				return resp, nil
 			}
 		})
-		s, err := NewStream("http://stream.test/", WithHTTPClient(&http.Client{Transport: rt}), WithReadTimeout(5*time.Second),
+		s, err := NewStream("http://stream.test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(&http.Client{Transport: rt}), WithReadTimeout(5*time.Second),
 			WithJitter(0), WithErrorStrategy(ContinueWithMaxAttempts(2)))
 		if err != nil {
 			t.Fatal(err)
@@ -619,7 +619,7 @@ func TestHTTPDispatcherResume(t *testing.T) {
 	})
 	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
-		d, err := New(srv.URL, WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithErrorStrategy(AlwaysContinue()))
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -668,7 +668,7 @@ func TestHTTPInterrupt(t *testing.T) {
 		<-r.Context().Done()
 	})
 	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
-		d, err := New(srv.URL, WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond))
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -815,7 +815,7 @@ func TestHTTPRedirectCredentials(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					a.log, b.log = requestLog{}, requestLog{}
 					start := strings.Replace(tt.start, "/go?", "/go?token=s3cret&", 1)
-					s, err := NewStream(start, WithHTTPClient(client), WithLastEventID("7"),
+					s, err := NewStream(start, WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithLastEventID("7"),
 						WithHeader("Authorization", "Bearer s3cret"), WithHeader("Cookie", "session=s3cret"),
 						WithHeader("Proxy-Authorization", "Basic s3cret"), WithHeader("X-Api-Key", "s3cret"),
 						WithHeader("Content-Type", "application/json"))
@@ -867,7 +867,7 @@ func TestHTTPRedirectDowngrade(t *testing.T) {
 			for name, start := range cases {
 				t.Run(name, func(t *testing.T) {
 					for _, c := range []*http.Client{client, {Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}} {
-						s, err := NewStream(start, WithHTTPClient(c), WithHeader("Authorization", "Bearer s3cret"))
+						s, err := NewStream(start, WithErrorStrategy(AlwaysFail()), WithHTTPClient(c), WithHeader("Authorization", "Bearer s3cret"))
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -943,7 +943,7 @@ func TestHTTPUnsendableLastEventID(t *testing.T) {
 	})
 	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
-		got, s := pullHTTP(t, srv, "", 9, WithInitialDelay(0), WithErrorStrategy(AlwaysContinue()))
+		got, s := pullHTTP(t, srv, "", 9, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		want := []string{
 			describe(Start{Attempt: 1}), describe(Event{Type: "message", Data: "one", ID: "a\x01b", LastEventID: "a\x01b"}), describe(Fault{}),
 			describe(Start{Attempt: 2}), describe(Event{Type: "message", Data: "two", LastEventID: "a\x01b"}),
@@ -1306,7 +1306,7 @@ func TestHTTPContentEncoding(t *testing.T) {
 				if len(got) != 1 || !errors.As(f.Err, &ee) || ee.Encoding != tt.wantErr || !f.Final {
 					t.Errorf("actions: got %v; want one final Fault with a *ContentEncodingError for %q", got, tt.wantErr)
 				}
-				if et := errorType(f.Err); et != "content_encoding" {
+				if et := classify(f.Err).reason(); et != "content_encoding" {
 					t.Errorf("error.type: got %q; want content_encoding", et)
 				}
 			})

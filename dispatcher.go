@@ -129,8 +129,9 @@ func (d *Dispatcher) Interrupt() { d.s.Interrupt() }
 
 // Wait blocks until the dispatcher goroutine has exited, and returns the
 // error the error strategy gave up on, or [ErrHandlerExited]; it returns nil
-// when the stream was stopped by Close or its context, or ended in an
-// orderly way. Like Done, it does not return before Start has been called
+// when the stream was stopped by Close or its context, or stopped as the
+// server asked (an orderly end the error strategy does not retry, or a 204
+// No Content). Like Done, it does not return before Start has been called
 // and the stream has stopped, or Close was called: another goroutine may
 // start the dispatcher later. It must not be called from one of d's
 // handlers, where it would wait for itself: there it returns [ErrStarted]
@@ -179,43 +180,41 @@ func (d *Dispatcher) serve(ctx context.Context) {
 }
 
 // run pulls actions from the stream and calls the handlers, until the
-// stream stops.
+// stream stops. The stream's iterator holds the stream for the loop, and
+// lets go of it before serve's teardown runs, however run ends.
 func (d *Dispatcher) run(ctx context.Context) {
-	d.s.iterMu.Lock()
-	defer d.s.iterMu.Unlock()
 	started := d.signalStart
-	for {
-		// Without comment handlers the parser need not hand comments up. One
-		// registered during a call of next gets the comments of later calls.
-		d.s.p.skipComments = len(d.handlers.Load().comment) == 0
-		switch k, ev := d.s.next(ctx); k {
+	for st := range d.s.steps(ctx, d.wantsComments) {
+		switch st.kind {
 		case kindEvent:
-			deliver(d, d.handlers.Load().events(ev.Type), d.s.conn.ctx, ev)
+			deliver(d, d.handlers.Load().events(st.event.Type), st.ctx, st.event)
 		case kindComment:
-			if hs := d.handlers.Load().comment; len(hs) > 0 {
-				deliver(d, hs, d.s.conn.ctx, d.s.commentText())
-			}
+			deliver(d, d.handlers.Load().comment, st.ctx, st.comment)
 		case kindStart:
-			deliver(d, d.handlers.Load().start, d.s.conn.ctx, d.s.start)
+			deliver(d, d.handlers.Load().start, st.ctx, st.start)
 			started(nil) // after the handlers: what they wrote is visible to Start's caller
 		case kindFault:
-			f := d.s.fault
-			d.deliverFault(d.s.conn.ctx, f)
-			if f.Final {
+			d.deliverFault(st.ctx, st.fault)
+			if st.fault.Final {
 				d.mu.Lock()
-				d.err = f.Err
+				d.err = st.err
 				d.mu.Unlock()
-				started(f.Err) // after the handlers, as for kindStart
+				started(st.err) // after the handlers, as for kindStart
 			}
-		default:
-			err := context.Cause(ctx)
-			if err == nil {
-				err = ErrClosed // Close halts the stream before it cancels ctx
-			}
-			started(err)
-			return
 		}
 	}
+	err := context.Cause(ctx)
+	if err == nil {
+		err = ErrClosed // Close halts the stream before it cancels ctx
+	}
+	started(err)
+}
+
+// wantsComments tells the stream whether to hand comments up: while no
+// comment handler is registered, it only counts them. One registered while
+// the stream waits for bytes gets the comments after the next action.
+func (d *Dispatcher) wantsComments() bool {
+	return len(d.handlers.Load().comment) > 0
 }
 
 // signalStart makes Start return err; only the first call counts. A

@@ -41,7 +41,7 @@ func logAll(d *Dispatcher, l *callLog) {
 // newScriptedDispatcher returns a Dispatcher over src with jitter off.
 func newScriptedDispatcher(t *testing.T, src Source, opts ...Option) *Dispatcher {
 	t.Helper()
-	d, err := New("mem://test", append([]Option{WithSource(src), WithJitter(0)}, opts...)...)
+	d, err := New("mem://test", append([]Option{WithSource(src), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -24,6 +24,13 @@ var (
 	// whose handler called runtime.Goexit (as testing.T.FailNow and Fatal
 	// do); the stream stopped there.
 	ErrHandlerExited = errors.New("sse: a handler called runtime.Goexit")
+
+	// ErrServerStopped is matched (with errors.Is) by the error of the
+	// final Fault of a stream that stopped because the server asked it to,
+	// with a 204 No Content response: a *StatusError with Code 204. Such a
+	// stop is no failure anywhere: Start, Run and Wait return nil, Events
+	// ends without an error, and logs and traces show an orderly stop.
+	ErrServerStopped = errors.New("sse: server asked the client to stop (204 No Content)")
 )
 
 // StatusError reports a response whose status is not a 2xx success, or is
@@ -49,8 +56,14 @@ type StatusError struct {
 	// It is 0 for other statuses, for an absent or malformed header and for
 	// a date already past, and never negative; a delay too long for a
 	// Duration is the longest Duration. It reports what the server asked
-	// for; the reconnection policy decides what to make of it.
+	// for; where the error strategy retries, the next delay is at least
+	// this long, up to [MaxRetryAfter].
 	RetryAfter time.Duration
+}
+
+// Is reports whether a 204 matches [ErrServerStopped].
+func (e *StatusError) Is(target error) bool {
+	return target == ErrServerStopped && e.Code == 204
 }
 
 func (e *StatusError) Error() string {
@@ -154,13 +167,23 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // PanicError is the error of a Fault raised by a handler that panicked. The
 // stream goes on; the panic reached no further than the dispatcher.
+//
+// A callback of the stream's own that panics (an [ErrorStrategy], a
+// backoff.BackOff, a [Source], a request hook) is reported the same way,
+// with Func naming it: a panicking Source fails that connection attempt,
+// a panicking strategy or BackOff stops the stream.
 type PanicError struct {
 	Value any    // the value passed to panic
-	Stack []byte // the handler goroutine's stack at the panic
+	Stack []byte // the stack of the goroutine that panicked
+	Func  string // what panicked: "" for a handler, else "error strategy", "backoff" or "source"
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("sse: handler panicked: %v", e.Value)
+	what := e.Func
+	if what == "" {
+		what = "handler"
+	}
+	return fmt.Sprintf("sse: %s panicked: %v", what, e.Value)
 }
 
 func newPanicError(v any) *PanicError {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,17 +21,26 @@ import (
 	"github.com/ssekit/sse"
 )
 
-// feed starts a test server that sends body as an event stream and ends it.
+// feed starts a test server that sends body as an event stream and ends
+// it; when the client reconnects, it answers 204 No Content, the way a
+// server tells an event stream client to stop.
 func feed(body string) *httptest.Server {
+	var served atomic.Bool
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if served.Swap(true) {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, body)
 	}))
 }
 
 // A Dispatcher calls its handlers on its own goroutine, in stream order.
-// Here the server sends three events and ends the stream; with the default
-// error strategy the dispatcher then stops, and Run returns.
+// Here the server sends three events and ends the stream; the dispatcher
+// reconnects, as it does after any drop, and the server answers 204 No
+// Content, its way of saying stop: the dispatcher stops, and Run returns
+// nil.
 func Example() {
 	srv := feed("event: greeting\ndata: hello\nid: 1\n\ndata: line one\ndata: line two\n\n: just a comment\n\n")
 	defer srv.Close()
@@ -99,39 +109,40 @@ func ExampleOnJSON() {
 	// bad price: not json
 }
 
-// A server that drops the connection is reconnected to, and told where to
-// resume with the Last-Event-ID header.
-func ExampleWithErrorStrategy() {
+// By default a stream reconnects after a drop, and tells the server where
+// to resume with the Last-Event-ID header; it stops when the server answers
+// 204 No Content, which is how a server says stop, and is no failure.
+func ExampleContinueUnlessRejected() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
 		switch r.Header.Get("Last-Event-ID") {
 		case "":
+			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "id: 1\ndata: first\n\n") // and the connection drops
 		case "1":
+			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "id: 2\ndata: second\n\n")
 		default:
-			w.WriteHeader(http.StatusNoContent) // 204: the server says stop
+			w.WriteHeader(http.StatusNoContent)
 		}
 	}))
 	defer srv.Close()
 
-	d, _ := sse.New(srv.URL,
-		sse.WithErrorStrategy(sse.ContinueWithMaxAttempts(3)),
-		sse.WithInitialDelay(10*time.Millisecond),
-	)
+	d, _ := sse.New(srv.URL, sse.WithInitialDelay(10*time.Millisecond))
 	d.OnStart(func(ctx context.Context, s sse.Start) { fmt.Println("connected, attempt", s.Attempt) })
 	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println(ev.ID, ev.Data) })
-	err := d.Run(context.Background())
-	var se *sse.StatusError
-	if errors.As(err, &se) {
-		fmt.Println("stopped with status", se.Code)
-	}
+	d.OnFault(func(ctx context.Context, f sse.Fault) {
+		if errors.Is(f.Err, sse.ErrServerStopped) {
+			fmt.Println("the server asked to stop")
+		}
+	})
+	fmt.Println("Run returned", d.Run(context.Background()))
 	// Output:
 	// connected, attempt 1
 	// 1 first
 	// connected, attempt 2
 	// 2 second
-	// stopped with status 204
+	// the server asked to stop
+	// Run returned <nil>
 }
 
 // A Stream is the same engine without a goroutine: range over its events.
@@ -178,7 +189,8 @@ func ExampleWithSource() {
 	src := sse.SourceFunc(func(ctx context.Context, lastEventID string) (io.ReadCloser, error) {
 		return io.NopCloser(strings.NewReader("retry: 5000\r\ndata: from a file\r\n\r\n")), nil
 	})
-	d, _ := sse.New("", sse.WithSource(src))
+	// A file ends for good, so stop there rather than read it again.
+	d, _ := sse.New("", sse.WithSource(src), sse.WithErrorStrategy(sse.AlwaysFail()))
 	d.OnEvent(func(ctx context.Context, ev sse.Event) { fmt.Println(ev.Data) })
 	d.Run(context.Background())
 	// Output:
@@ -201,7 +213,8 @@ func ExampleWithTracerProvider() {
 
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	d, _ := sse.New(srv.URL, sse.WithTracerProvider(tp), sse.WithPropagators(propagation.TraceContext{}))
+	d, _ := sse.New(srv.URL, sse.WithTracerProvider(tp), sse.WithPropagators(propagation.TraceContext{}),
+		sse.WithErrorStrategy(sse.AlwaysFail())) // one connection, for a short example
 	d.OnEvent(func(ctx context.Context, ev sse.Event) {
 		_, span := tp.Tracer("example").Start(ctx, "handle "+ev.Data)
 		span.End()

@@ -107,7 +107,7 @@ func fuzzDiff(got, want []string) string {
 // the maximum event size; 0 keeps the default.
 func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 	opened := false
-	opts := []sse.Option{
+	opts := []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()),
 		sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
 			if opened {
 				t.Fatal("the stream reconnected after its first fault")

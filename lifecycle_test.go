@@ -37,7 +37,7 @@ func TestStreamCloseAfterBreakEndsConnection(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	rec := tracetest.NewSpanRecorder()
-	s, err := NewStream(srv.URL, WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))))
+	s, err := NewStream(srv.URL, WithErrorStrategy(AlwaysFail()), WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))))
 	if err != nil {
 		t.Fatal(err)
 	}

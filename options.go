@@ -44,11 +44,15 @@ type config struct {
 
 	initialDelay  time.Duration
 	maxDelay      time.Duration
+	multiplier    float64
 	jitter        float64
-	backoff       backoff.BackOff
-	userBackoff   bool
+	minDelay      time.Duration
+	backoff       backoff.BackOff // a user's; nil for the default backoff
 	resetAfter    time.Duration
 	errorStrategy ErrorStrategy
+	// Which of the default backoff's options were given: with a user's
+	// BackOff, the shape options are refused and the bounds apply on top.
+	setInitialDelay, setMultiplier, setMaxDelay, setJitter bool
 
 	log            logrus.FieldLogger
 	tracerProvider trace.TracerProvider
@@ -67,9 +71,11 @@ func newConfig(opts []Option) *config {
 		maxEventSize:   16 << 20,
 		initialDelay:   time.Second,
 		maxDelay:       30 * time.Second,
+		multiplier:     2,
 		jitter:         0.5,
+		minDelay:       DefaultMinDelay,
 		resetAfter:     time.Minute,
-		errorStrategy:  AlwaysFail(),
+		errorStrategy:  ContinueUnlessRejected(),
 		log:            discardLogger(),
 		tracerProvider: otel.GetTracerProvider(),
 		meterProvider:  otel.GetMeterProvider(),
@@ -78,20 +84,13 @@ func newConfig(opts []Option) *config {
 	for _, o := range opts {
 		o.apply(c)
 	}
-	if c.backoff == nil { // derived from initialDelay and maxDelay, so after the options
-		maxDelay := c.maxDelay
-		if maxDelay == 0 {
-			maxDelay = math.MaxInt64 // no cap, as in the seed; a zero MaxInterval would make every later delay 0
+	if c.backoff != nil { // the user's BackOff shapes the delays; bounds given explicitly apply on top
+		if !c.setMaxDelay {
+			c.maxDelay = 0
 		}
-		c.backoff = backoff.NewExponentialBackOff(
-			backoff.WithInitialInterval(c.initialDelay),
-			backoff.WithMultiplier(2),
-			backoff.WithMaxInterval(maxDelay),
-			backoff.WithRandomizationFactor(0), // jitter is applied the seed's way; see retryDelay
-			backoff.WithMaxElapsedTime(0),      // v4 gives up after 15 min by default; the error strategy decides
-		)
-	} else {
-		c.userBackoff = true
+		if !c.setJitter {
+			c.jitter = 0
+		}
 	}
 	return c
 }
@@ -101,11 +100,15 @@ func (c *config) validate() error {
 	switch {
 	case c.client.Timeout != 0:
 		return errors.New("sse: http.Client.Timeout cuts every stream off; use WithReadTimeout")
-	case c.initialDelay < 0 || c.maxDelay < 0 || c.readTimeout < 0 || c.resetAfter < 0:
+	case c.initialDelay < 0 || c.maxDelay < 0 || c.readTimeout < 0 || c.resetAfter < 0 || c.minDelay < 0:
 		return errors.New("sse: negative duration in options")
+	case c.multiplier < 1 || math.IsInf(c.multiplier, 0) || math.IsNaN(c.multiplier):
+		return errors.New("sse: WithMultiplier takes a finite factor of at least 1")
+	case c.backoff != nil && (c.setInitialDelay || c.setMultiplier):
+		return errors.New("sse: WithInitialDelay and WithMultiplier shape the default backoff; with WithBackOff, shape the BackOff itself")
 	case c.maxEventSize < 1:
 		return errors.New("sse: WithMaxEventSize needs at least 1 byte")
-	case c.jitter < 0 || c.jitter > 1:
+	case !(c.jitter >= 0 && c.jitter <= 1): // NaN too
 		return errors.New("sse: WithJitter takes a fraction from 0 to 1")
 	}
 	if c.source == nil { // the request options concern HTTP alone
@@ -267,45 +270,77 @@ func WithLastEventID(id string) Option {
 }
 
 // WithInitialDelay sets the base delay of the default backoff: the delay
-// before the first reconnection. The server's retry field replaces it.
-// Default: 1s.
+// before the first reconnection, which then grows by [WithMultiplier] with
+// each consecutive attempt that fails or ends early. The server's retry field
+// replaces the base (and only the base: the growth goes on). A base below
+// the minimum delay ([WithMinDelay]) counts as the minimum. It cannot be
+// combined with [WithBackOff]. Default: 1s.
 func WithInitialDelay(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.initialDelay = d })
+	return optionFunc(func(c *config) { c.initialDelay, c.setInitialDelay = d, true })
 }
 
-// WithMaxDelay caps the delay of the default backoff, which doubles the
-// base delay on each consecutive failure; 0 removes the cap. Default: 30s.
+// WithMultiplier sets the factor by which the default backoff's delay
+// grows with each consecutive attempt that fails or ends before the
+// [WithResetAfter] threshold; 1 keeps the delay constant. It cannot be
+// combined with [WithBackOff]. Default: 2.
+func WithMultiplier(m float64) Option {
+	return optionFunc(func(c *config) { c.multiplier, c.setMultiplier = m, true })
+}
+
+// WithMaxDelay caps the reconnection delay; 0 removes the cap. With
+// [WithBackOff] it caps the BackOff's delays when given. Default: 30s (no cap
+// on a user's BackOff).
 func WithMaxDelay(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.maxDelay = d })
+	return optionFunc(func(c *config) { c.maxDelay, c.setMaxDelay = d, true })
 }
 
-// WithJitter sets the fraction of each delay of the default backoff that may
-// be taken off at random, so that clients do not reconnect in step. 0 turns
-// jitter off. Default: 0.5, so a delay of 4s becomes one from 2s to 4s.
+// WithMinDelay sets the floor under every reconnection delay: whatever the
+// server's retry field, the jitter or a BackOff say, the stream waits at
+// least d before it reconnects (an [Interrupt] during a delay still
+// reconnects at once). Below [DefaultMinDelay] it is an explicit opt-in to
+// faster reconnection, for tests and servers you trust. Default:
+// DefaultMinDelay (100ms).
+func WithMinDelay(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.minDelay = d })
+}
+
+// WithJitter sets the fraction of each reconnection delay that may be taken
+// off at random, so that clients do not reconnect in step. 0 turns jitter
+// off. It applies to the server's retry field too: with the default, a
+// server's "retry: 1000" gives a delay from 500ms to 1s. With [WithBackOff]
+// it applies to the BackOff's delays when given. Default: 0.5 (none on a
+// user's BackOff).
 func WithJitter(fraction float64) Option {
-	return optionFunc(func(c *config) { c.jitter = fraction })
+	return optionFunc(func(c *config) { c.jitter, c.setJitter = fraction, true })
 }
 
 // WithBackOff replaces the default backoff: reconnection delays come from
-// b.NextBackOff, and backoff.Stop ends the stream. b.Reset is called once a
+// b.NextBackOff, and backoff.Stop ends the stream. The stream treats b as
+// opaque and never changes its settings: it calls b.Reset when the stream
+// first starts (v4's MaxElapsedTime counts from the last Reset) and once a
 // connection has stayed up for the [WithResetAfter] threshold. The server's
-// retry field sets InitialInterval (followed by Reset) when b is a
-// *backoff.ExponentialBackOff, and is otherwise ignored. [WithInitialDelay],
-// [WithMaxDelay] and [WithJitter] shape only the default backoff, so they
-// have no effect on b. Only the stream's own goroutine calls b.
+// retry field does not apply to b. [WithMaxDelay] and [WithJitter] apply on
+// top of b's delays when given, and [WithMinDelay] always does;
+// [WithInitialDelay] and [WithMultiplier] are refused by [New]. Calls into b
+// are serialised across streams, so one b may serve several streams, which
+// then share its sequence of delays.
 func WithBackOff(b backoff.BackOff) Option {
 	return optionFunc(func(c *config) { c.backoff = b })
 }
 
-// WithResetAfter sets how long a connection must stay up before the backoff
-// starts again from the base delay. Default: 60s.
+// WithResetAfter sets how long a connection must stay up before the
+// reconnection delay starts again from the base delay; until then, each
+// connection that ends adds to the delay's growth, as a failed attempt
+// does. 0 means never reset, as in the reference Python client. Default:
+// 60s.
 func WithResetAfter(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.resetAfter = d })
 }
 
 // WithErrorStrategy decides which failures the stream retries. Default:
-// [AlwaysFail], like the reference Python client: the first failure, or an
-// orderly end of the stream, stops it.
+// [ContinueUnlessRejected]: reconnect after drops and network failures,
+// stop when the server answers with an error status or another content
+// type, as browsers and the reference Python client do.
 func WithErrorStrategy(s ErrorStrategy) Option {
 	return optionFunc(func(c *config) {
 		if s != nil {

@@ -2,9 +2,6 @@ package sse
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -193,9 +190,9 @@ func (t *telemetry) flush(ctx context.Context, read, comments int64) {
 }
 
 // reconnect counts a scheduled reconnection by the reason for it.
-func (t *telemetry) reconnect(ctx context.Context, err error, retry bool) {
+func (t *telemetry) reconnect(ctx context.Context, e ending, retry bool) {
 	if retry {
-		attrs := append(t.metricAttrs[:len(t.metricAttrs):len(t.metricAttrs)], attrReason.String(errorType(err)))
+		attrs := append(t.metricAttrs[:len(t.metricAttrs):len(t.metricAttrs)], attrReason.String(e.reason()))
 		t.reconnects.Add(ctx, 1, metric.WithAttributes(attrs...))
 	}
 }
@@ -215,11 +212,11 @@ func recordStatus(ctx context.Context, code int) {
 	trace.SpanFromContext(ctx).SetAttributes(semconv.HTTPResponseStatusCode(code))
 }
 
-// endAttempt records how an attempt ended and ends its span. A stop the
-// caller asked for (Close, a cancelled context, Interrupt), an orderly end
-// of the stream (err nil) and a 204, the server's way of saying stop, are
-// not errors.
-func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time.Time, st attemptStats, err error, requested bool) {
+// endAttempt records how an attempt ended and ends its span. Only a
+// failure is an error: a stop the caller asked for (Close, a cancelled
+// context, Interrupt), an orderly end of the stream and a 204, the server's
+// way of saying stop, are not.
+func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time.Time, st attemptStats, e ending) {
 	t.flush(ctx, st.bytes, st.comments)
 	t.countedBytes, t.countedComments = 0, 0 // the next attempt counts from its own start
 	if !opened.IsZero() {
@@ -230,12 +227,10 @@ func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time
 		return
 	}
 	span.SetAttributes(attrEvents.Int64(st.events), attrComments.Int64(st.comments), attrBytes.Int64(st.bytes))
-	var se *StatusError
-	stop := errors.As(err, &se) && se.Code == http.StatusNoContent
-	if err != nil && !requested && !stop && !errors.Is(err, ErrInterrupted) {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+	if e.fault() {
+		span.RecordError(e.err)
+		span.SetStatus(codes.Error, e.err.Error())
+		span.SetAttributes(semconv.ErrorTypeKey.String(e.reason()))
 	}
 	span.End()
 }
@@ -251,41 +246,6 @@ func (s *Stream) Span() trace.Span {
 		return trace.SpanFromContext(context.Background())
 	}
 	return trace.SpanFromContext(s.conn.ctx)
-}
-
-// errorType names an error for error.type and reconnect reasons: the status
-// code for a bad status (as the HTTP conventions ask), a short word for the
-// library's own conditions, and the Go type otherwise.
-func errorType(err error) string {
-	var (
-		se *StatusError
-		ce *ContentTypeError
-		ee *ContentEncodingError
-		te *TimeoutError
-		le *TooLargeError
-		re *RedirectError
-	)
-	switch {
-	case err == nil:
-		return "eof"
-	case errors.Is(err, ErrInterrupted):
-		return "interrupt"
-	case errors.As(err, &se):
-		return strconv.Itoa(se.Code)
-	case errors.As(err, &ce):
-		return "content_type"
-	case errors.As(err, &ee):
-		return "content_encoding"
-	case errors.As(err, &te):
-		return "timeout"
-	case errors.As(err, &le):
-		return "too_large"
-	case errors.As(err, &re):
-		return "redirects"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected_eof" // the connection dropped mid-stream
-	}
-	return semconv.ErrorType(err).Value.AsString()
 }
 
 func serverPort(u *url.URL) int {

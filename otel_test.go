@@ -45,7 +45,7 @@ type otelRig struct {
 func newOtelRig() *otelRig {
 	r := &otelRig{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
 	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.spans))
-	r.opts = []sse.Option{
+	r.opts = []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()),
 		sse.WithTracerProvider(r.tp),
 		sse.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.reader))),
 		sse.WithPropagators(propagation.TraceContext{}),
@@ -362,7 +362,7 @@ func TestTelemetryReconnectAfterDrop(t *testing.T) {
 		retryErrors := func(err error, _ int, _ time.Duration) bool { return err != nil }
 		ctx, parent := rig.parent(context.Background())
 		d, err := sse.New("http://sse.test/events", append(rig.opts, sse.WithHTTPClient(client),
-			sse.WithErrorStrategy(retryErrors), sse.WithJitter(0))...)
+			sse.WithErrorStrategy(retryErrors), sse.WithJitter(0), sse.WithMinDelay(0))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -710,7 +710,7 @@ func TestTelemetryDefaultsToGlobals(t *testing.T) {
 	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n")}}))
 	defer srv.Close()
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(srv.URL, sse.WithHTTPClient(faultClient(t)))
+	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -743,7 +743,7 @@ func eventsSource(n int) sse.Source {
 
 // drain reads a Stream over src to its end.
 func drain(src sse.Source, opts ...sse.Option) int {
-	s, _ := sse.NewStream("", append(opts, sse.WithSource(src))...)
+	s, _ := sse.NewStream("", append(append([]sse.Option{sse.WithErrorStrategy(sse.AlwaysFail())}, opts...), sse.WithSource(src))...)
 	n := 0
 	for range s.Events(context.Background()) {
 		n++
@@ -758,7 +758,7 @@ func drain(src sse.Source, opts ...sse.Option) int {
 func TestTelemetryCostsNothingPerEvent(t *testing.T) {
 	const n = 2000
 	src := eventsSource(n)
-	noop := []sse.Option{sse.WithTracerProvider(tracenoop.NewTracerProvider()), sse.WithMeterProvider(metricnoop.NewMeterProvider())}
+	noop := []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithTracerProvider(tracenoop.NewTracerProvider()), sse.WithMeterProvider(metricnoop.NewMeterProvider())}
 	if got := drain(src, noop...); got != n {
 		t.Fatalf("read %d events; want %d", got, n)
 	}
@@ -826,7 +826,7 @@ func BenchmarkTelemetry(b *testing.B) {
 		opts []sse.Option
 	}{
 		{"global", nil},
-		{"noop", []sse.Option{sse.WithTracerProvider(tracenoop.NewTracerProvider()), sse.WithMeterProvider(metricnoop.NewMeterProvider())}},
+		{"noop", []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithTracerProvider(tracenoop.NewTracerProvider()), sse.WithMeterProvider(metricnoop.NewMeterProvider())}},
 		{"sdk", rig.opts},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -147,7 +147,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 			spans := tracetest.NewSpanRecorder()
 			logger, hook := logtest.NewNullLogger()
 			logger.SetLevel(logrus.DebugLevel)
-			opts := []Option{
+			opts := []Option{WithErrorStrategy(AlwaysFail()),
 				WithHTTPClient(loops.Client()), WithMaxRedirects(2), WithRedactedQuery("token"), WithLogger(logger),
 				WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))),
 			}

@@ -15,6 +15,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// This file is the pull engine: the state machine that moves one stream
+// between waiting, connecting and reading, and the one iterator over its
+// actions that All, Events and the Dispatcher range over. Whether and when
+// to reconnect is decided in reconnect.go, one attempt is opened by a Source
+// (connect.go), bytes become records in the parser, and telemetry (otel.go)
+// is told at the edges.
+
 // Stream is the pull engine: it connects, reads, parses and reconnects, and
 // hands out what happens through the iterators [Stream.All] and
 // [Stream.Events], on the goroutine that ranges over them. [Dispatcher]
@@ -23,48 +30,39 @@ import (
 // One goroutine at a time may range over a Stream. Close, Interrupt,
 // LastEventID and NextRetryDelay may be called from any goroutine.
 type Stream struct {
-	url    string // names the stream in logs and traces
 	src    Source
 	tel    *telemetry
 	log    logrus.FieldLogger // the configured logger; see logger
 	logURL string             // the URL as logs show it
 	redact redactor           // hides secrets in errors that leave the stream
-	delay  retryDelay
+	policy reconnector
 
-	// What the stream keeps of its configuration; the rest of it lives in
-	// the Source and the telemetry, or was only needed to build them.
-	readTimeout   time.Duration
-	maxEventSize  int
-	resetAfter    time.Duration
-	errorStrategy ErrorStrategy
+	readTimeout  time.Duration
+	maxEventSize int
 
 	halt   atomic.Bool // Close, or the iteration's context is done
 	iterMu sync.Mutex  // held by the goroutine advancing the stream
 
 	mu          sync.Mutex // guards the fields below
 	closed      bool
+	iteration   uint64                  // counts iterations, so a late callback of an old one is ignored
 	stop        context.CancelCauseFunc // ends the current connection or delay
 	interrupted bool                    // an Interrupt came while stop was nil
 	lastEventID string                  // written only by the iterating goroutine
 	nextDelay   time.Duration
 
 	// Owned by the iterating goroutine.
-	state        streamState
-	p            parser
-	conn         conn
-	wait         time.Duration // before the next attempt
-	attempts     int
-	failures     int // consecutive, since the last successful connection
-	firstFailure time.Time
-	types        map[string]*eventType
-	lastType     *eventType // the type of the last event, checked first
-	block        []byte     // the block small events are cut from
-	blockUsed    int        // how much of block is taken
+	state     streamState
+	p         parser
+	conn      conn
+	wait      time.Duration // before the next attempt
+	attempts  int
+	types     map[string]*eventType
+	lastType  *eventType // the type of the last event, checked first
+	block     []byte     // the block small events are cut from
+	blockUsed int        // how much of block is taken
 
-	// The action next returned.
-	comment Comment
-	start   Start
-	fault   Fault
+	cur step // the action the iterator yields
 }
 
 type streamState uint8
@@ -73,20 +71,35 @@ const (
 	stateConnect streamState = iota // connect at once
 	stateWait                       // connect after s.wait
 	stateOpen                       // reading a connection
-	stateStopped                    // the error strategy stopped; ranging again reconnects
+	stateStopped                    // the error strategy stopped; ranging again waits s.wait, then reconnects
 	stateClosed                     // Close: for good
+	stateBroken                     // a user callback failed at the start: report s.cur.fault, then stop
 )
 
-// actionKind is what next produced; kindNone ends an iteration.
+// actionKind is what a step holds.
 type actionKind uint8
 
 const (
-	kindNone actionKind = iota
-	kindEvent
+	kindEvent actionKind = iota + 1
 	kindComment
 	kindStart
 	kindFault
 )
+
+// step is one action of the stream as the internal iterator yields it. It
+// is the stream's own and is overwritten by the next step.
+type step struct {
+	kind    actionKind
+	ctx     context.Context // the attempt's: it carries the connection's span
+	event   Event
+	comment Comment
+	start   Start
+	fault   Fault
+	// err is what a final Fault makes Start, Run, Wait and Events report:
+	// its Err, or nil when the stream ended as the server asked (an orderly
+	// end, or a 204), which is no failure.
+	err error
+}
 
 // conn is one connection attempt, from Open to its end.
 type conn struct {
@@ -122,21 +135,15 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 	}
 	redacted := redact.URL(url) // for logs and traces alike
 	s := &Stream{
-		url:           url,
-		src:           src,
-		readTimeout:   c.readTimeout,
-		maxEventSize:  c.maxEventSize,
-		resetAfter:    c.resetAfter,
-		errorStrategy: c.errorStrategy,
-		tel:           newTelemetry(c, url, redacted),
-		log:           c.log,
-		logURL:        redacted,
-		redact:        redact,
-		delay:         retryDelay{b: c.backoff},
-		lastEventID:   c.lastEventID,
-	}
-	if !c.userBackoff {
-		s.delay.jitter = c.jitter
+		src:          src,
+		readTimeout:  c.readTimeout,
+		maxEventSize: c.maxEventSize,
+		tel:          newTelemetry(c, url, redacted),
+		log:          c.log,
+		logURL:       redacted,
+		redact:       redact,
+		policy:       newReconnector(c),
+		lastEventID:  c.lastEventID,
 	}
 	s.p.lastID = []byte(c.lastEventID)
 	s.p.beforeRead = func(read int64) { s.tel.flush(s.conn.ctx, read, s.p.comments) }
@@ -147,26 +154,23 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 // order: a [Start] for each connection, its [Event]s and [Comment]s, and a
 // [Fault] when it fails or ends. It connects when ranged over and stops
 // when the error strategy gives up (after the Fault that says so), when ctx
-// is done, or after Close. Ranging again after the error strategy gave up
-// reconnects; breaking out of the loop keeps the connection for the next
-// range, as long as ctx lives.
+// is done, or after Close. Breaking out of the loop keeps the connection for
+// the next range. Ranging again after the error strategy gave up waits the
+// next retry delay first, then reconnects, so that a loop around the range
+// cannot hammer the server.
 func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 	return func(yield func(Action) bool) {
-		defer s.begin(ctx)()
-		s.p.skipComments = false
-		for {
+		for st := range s.steps(ctx, wantAll) {
 			var a Action
-			switch k, ev := s.next(ctx); k {
+			switch st.kind {
 			case kindEvent:
-				a = ev
+				a = st.event
 			case kindComment:
-				a = s.commentText()
+				a = st.comment
 			case kindStart:
-				a = s.start
+				a = st.start
 			case kindFault:
-				a = s.fault
-			default:
-				return
+				a = st.fault
 			}
 			if !yield(a) {
 				return
@@ -177,24 +181,38 @@ func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 
 // Events returns an iterator over the stream's events, reconnecting as the
 // error strategy allows. When the strategy gives up on a failure, the last
-// pair carries that error; an orderly end just ends the iteration. It
-// otherwise behaves as [Stream.All].
+// pair carries that error; a stop the server asked for (an orderly end the
+// strategy does not retry, or a 204) just ends the iteration. It otherwise
+// behaves as [Stream.All].
 func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
+		for st := range s.steps(ctx, wantNoComments) {
+			switch {
+			case st.kind == kindEvent:
+				if !yield(st.event, nil) {
+					return
+				}
+			case st.kind == kindFault && st.err != nil:
+				yield(Event{}, st.err)
+				return
+			}
+		}
+	}
+}
+
+func wantAll() bool        { return true }
+func wantNoComments() bool { return false }
+
+// steps is the stream's one iterator: All, Events and the Dispatcher are
+// loops over it. wantComments is asked before each step: while it says no,
+// comment lines are counted but not handed up. The step yielded is valid
+// until the loop body returns.
+func (s *Stream) steps(ctx context.Context, wantComments func() bool) iter.Seq[*step] {
+	return func(yield func(*step) bool) {
 		defer s.begin(ctx)()
-		s.p.skipComments = true
 		for {
-			switch k, ev := s.next(ctx); k {
-			case kindEvent:
-				if !yield(ev, nil) {
-					return
-				}
-			case kindFault:
-				if s.fault.Final && s.fault.Err != nil {
-					yield(Event{}, s.fault.Err)
-					return
-				}
-			case kindNone:
+			s.p.skipComments = !wantComments()
+			if !s.next(ctx) || !yield(&s.cur) {
 				return
 			}
 		}
@@ -205,15 +223,38 @@ func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 func (s *Stream) begin(ctx context.Context) func() {
 	s.iterMu.Lock()
 	if s.state == stateStopped {
-		s.state = stateConnect
-		s.failures = 0 // a new start: the error strategy counts afresh
+		s.state = stateWait // a new start, after the delay a retry would have had
 	}
+	err := s.policy.start()
+	s.mu.Lock()
+	s.iteration++
+	iteration := s.iteration
 	// AfterFunc runs on a goroutine of its own, even for a ctx already done:
 	// check that here, or a first connection could slip through.
-	s.halt.Store(s.isClosed() || ctx.Err() != nil)
-	unwatch := context.AfterFunc(ctx, func() { s.halt.Store(true) })
+	s.halt.Store(s.closed || ctx.Err() != nil)
+	s.mu.Unlock()
+	if err != nil { // the user's BackOff panicked in Reset
+		s.state, s.cur.fault, s.cur.err = stateBroken, Fault{Err: err, Final: true}, err
+	}
+	// Each iteration answers to its own ctx: the connection outlives a range
+	// that broke out of its loop, so its end comes from here, not from the
+	// context it was opened under.
+	unwatch := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.iteration != iteration {
+			return // this iteration has ended; another may be under way
+		}
+		s.halt.Store(true)
+		if s.stop != nil {
+			s.stop(context.Cause(ctx))
+		}
+	})
 	return func() {
 		unwatch()
+		s.mu.Lock()
+		s.iteration++ // a callback of this iteration still running now finds it stale
+		s.mu.Unlock()
 		s.iterMu.Unlock()
 	}
 }
@@ -228,9 +269,9 @@ func (s *Stream) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.halt.Store(true)
 	stop := s.stop
 	s.mu.Unlock()
-	s.halt.Store(true)
 	if stop != nil {
 		stop(ErrClosed)
 	}
@@ -280,8 +321,8 @@ func (s *Stream) LastEventID() string {
 }
 
 // NextRetryDelay returns the delay before the next reconnection, as computed
-// at the last failure: zero before any failure. It is safe to call from any
-// goroutine.
+// at the last failure: zero before any failure, and after a failure the
+// error strategy gave up on. It is safe to call from any goroutine.
 func (s *Stream) NextRetryDelay() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -295,12 +336,12 @@ func (s *Stream) isClosed() bool {
 }
 
 // setStop records how to end what the stream is blocked on; ok is false if
-// the stream was closed meanwhile. interrupted reports, once, an Interrupt
-// that came while nothing was recorded.
+// the stream was closed or its iteration halted meanwhile. interrupted
+// reports, once, an Interrupt that came while nothing was recorded.
 func (s *Stream) setStop(stop context.CancelCauseFunc) (ok, interrupted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if stop != nil && s.halt.Load() {
 		return false, false
 	}
 	s.stop = stop
@@ -320,72 +361,82 @@ func (s *Stream) logger() logrus.FieldLogger {
 	return s.log.WithField("url", s.logURL)
 }
 
-// next advances the stream to its next action and returns its kind; the
-// action itself is returned if it is an Event (the common case, kept off
-// the heap), and otherwise left in s.start or s.fault, or, for a comment,
-// made on demand by s.commentText.
-func (s *Stream) next(ctx context.Context) (actionKind, Event) {
+// next advances the stream to its next action and leaves it in s.cur; it
+// returns false when the iteration is over.
+func (s *Stream) next(ctx context.Context) bool {
+	if s.cur.kind == kindFault && s.state == stateStopped {
+		return false // the Fault that stopped the stream has been handed out
+	}
 	for {
 		// ctx.Err as well as halt: halt misses a cancel made in the loop body
 		// (AfterFunc sets it later, on another goroutine), and then buffered
 		// events would still be handed out. (Err is an atomic load; a select
 		// on Done costs several times more.)
 		if s.halt.Load() || ctx.Err() != nil {
-			return s.halted(), Event{}
+			s.halted()
+			return false
 		}
 		switch s.state {
 		case stateWait:
 			if !s.sleep(ctx, s.wait) {
-				return s.halted(), Event{}
+				s.halted()
+				return false
 			}
 			s.state = stateConnect
 		case stateConnect:
 			if err := s.connect(ctx); err != nil {
-				return s.fail(ctx, err), Event{}
+				return s.end(ctx, err)
 			}
 			s.state = stateOpen
-			return kindStart, Event{}
+			s.cur.kind = kindStart
+			return true
 		case stateOpen:
 			k, err := s.p.next()
 			switch k {
 			case recEvent:
-				return kindEvent, s.buildEvent()
+				s.cur.kind, s.cur.event = kindEvent, s.buildEvent()
+				return true
 			case recComment:
-				return kindComment, Event{}
+				s.cur.kind, s.cur.comment = kindComment, s.commentText()
+				return true
 			case recRetry:
-				s.delay.setBase(s.p.retry)
+				s.policy.setBase(s.p.retry)
 				continue
 			case recID:
 				s.setLastEventID(string(s.p.lastID))
 				continue
 			}
-			return s.fail(ctx, err), Event{}
+			return s.end(ctx, err)
+		case stateBroken:
+			s.state, s.cur.kind = stateStopped, kindFault
+			return true
 		default:
-			return kindNone, Event{}
+			return false
 		}
 	}
 }
 
-// halted ends an iteration stopped by Close or its context, without a Fault.
-func (s *Stream) halted() actionKind {
-	s.disconnect(nil, true)
-	s.wait = 0 // ranging again connects at once
-	if s.isClosed() {
+// halted ends an iteration stopped by Close or its context, without a
+// Fault. A connection it closes is reconnected at once by the next range; a
+// delay it cuts short is waited again in full.
+func (s *Stream) halted() {
+	s.disconnect(ending{kind: endRequested})
+	switch {
+	case s.isClosed():
 		s.state = stateClosed
-	} else if s.state != stateStopped {
+	case s.state == stateOpen:
 		s.state = stateConnect
 	}
-	return kindNone
 }
 
 // commentText returns the comment next just reported. Its string is made
 // only for callers that want it, and a repeated comment (a heartbeat)
 // reuses the last one.
 func (s *Stream) commentText() Comment {
-	if s.comment.Text != string(s.p.comment) {
-		s.comment.Text = string(s.p.comment)
+	if c := &s.cur.comment; c.Text != string(s.p.comment) {
+		c.Text = string(s.p.comment)
 	}
-	return s.comment
+	return s.cur.comment
 }
 
 // buildEvent turns the parser's event into an Event whose strings share one
@@ -478,7 +529,10 @@ func (s *Stream) eventType(b []byte) *eventType {
 // the Source), the read timeout, and the parser on the body.
 func (s *Stream) connect(ctx context.Context) error {
 	s.attempts++
-	cctx, cancel := context.WithCancelCause(ctx)
+	// The connection may outlive the iteration that opened it (a range that
+	// broke out of its loop): it keeps ctx's values, and each iteration ends
+	// it through s.stop (see begin).
+	cctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	if ok, _ := s.setStop(cancel); !ok { // an earlier Interrupt is moot now
 		cancel(ErrClosed)
 		return ErrClosed
@@ -487,10 +541,12 @@ func (s *Stream) connect(ctx context.Context) error {
 	cctx, span := s.tel.startAttempt(cctx, s.attempts, lastID, s.wait)
 	s.conn = conn{ctx: cctx, cancel: cancel, span: span}
 	if d := s.readTimeout; d > 0 {
+		// Until the response head has arrived this is one deadline; after
+		// that, the timeoutReader restarts it with every read.
 		s.conn.timer = time.AfterFunc(d, func() { cancel(&TimeoutError{After: d}) })
 	}
 	s.logger().WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": lastID}).Debug("sse: connecting")
-	body, err := s.src.Open(cctx, lastID)
+	body, err := s.open(cctx, lastID)
 	if err != nil {
 		return err
 	}
@@ -503,15 +559,23 @@ func (s *Stream) connect(ctx context.Context) error {
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
 	s.p.reset(r, s.maxEventSize)
-	s.failures = 0
-	s.start = startOf(s.attempts, body)
+	s.cur.ctx = cctx
+	s.cur.start = startOf(s.attempts, body)
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
 	return nil
 }
 
-// disconnect ends the current attempt, if any. err is how it ended;
-// requested tells a stop the caller asked for, which is not a failure.
-func (s *Stream) disconnect(err error, requested bool) {
+// open opens the source; a panic in it (or in a request hook) fails the
+// attempt instead of the process.
+func (s *Stream) open(ctx context.Context, lastID string) (body io.ReadCloser, err error) {
+	if perr := callUser("source", func() { body, err = s.src.Open(ctx, lastID) }); perr != nil {
+		return nil, perr
+	}
+	return body, err
+}
+
+// disconnect ends the current attempt, if any, as e says.
+func (s *Stream) disconnect(e ending) {
 	c := &s.conn
 	if c.cancel == nil {
 		return
@@ -528,14 +592,15 @@ func (s *Stream) disconnect(err error, requested bool) {
 		c.stats.bytes, c.stats.comments = s.p.n, s.p.comments
 	}
 	c.cancel(nil)
-	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, err, requested)
+	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, e)
 	*c = conn{ctx: c.ctx} // handlers of the Fault still get the attempt's context
 }
 
-// fail handles the end of a connection or a failed attempt: it decides,
-// through the error strategy and the backoff, whether and when to
-// reconnect, and leaves the Fault in s.fault.
-func (s *Stream) fail(ctx context.Context, err error) actionKind {
+// end handles the end of a connection or a failed attempt: it classifies
+// how it ended, asks the reconnection policy whether and when to
+// reconnect, and leaves the Fault in s.cur. It returns false when the
+// iteration is over instead (Close or the context).
+func (s *Stream) end(ctx context.Context, err error) bool {
 	// No cancel means no attempt began (Close won the race with connect),
 	// and s.conn.ctx may still be nil.
 	if s.conn.cancel != nil {
@@ -545,63 +610,62 @@ func (s *Stream) fail(ctx context.Context, err error) actionKind {
 	}
 	err = s.redact.Error(err) // the Fault, logs, span and Wait show no credential
 	if s.halt.Load() || ctx.Err() != nil || errors.Is(err, ErrClosed) {
-		return s.halted()
+		s.halted()
+		return false
 	}
-	if errors.Is(err, io.EOF) {
-		err = nil
+	e := classify(err)
+	now := time.Now()
+	if opened := s.conn.opened; !opened.IsZero() {
+		e.lasted = now.Sub(opened)
 	}
-	opened := s.conn.opened
-	s.disconnect(err, false)
+	e.events = s.conn.stats.events
+	s.disconnect(e)
 	// The Fault's handlers get the attempt's span, but a context that lives
 	// on after the attempt, as handlers may use it for their own work.
-	s.conn.ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(s.conn.ctx))
+	s.cur.ctx = trace.ContextWithSpan(ctx, trace.SpanFromContext(s.conn.ctx))
 
-	now := time.Now()
-	if !opened.IsZero() && now.Sub(opened) >= s.resetAfter {
-		s.delay.reset()
+	retry, d, perr := s.policy.decide(e, now)
+	faultErr := e.err
+	if perr != nil {
+		faultErr = perr // a user's strategy or BackOff panicked: stop, and say why
 	}
-	s.failures++
-	if s.failures == 1 {
-		s.firstFailure = now
-	}
-	var statusErr *StatusError
-	retry := true
-	switch {
-	case errors.Is(err, ErrInterrupted):
-	case errors.As(err, &statusErr) && statusErr.Code == 204:
-		retry = false // the server asks the client to stop
-	default:
-		retry = s.errorStrategy(err, s.failures, now.Sub(s.firstFailure))
-	}
-	var d time.Duration
-	if retry {
-		d, retry = s.delay.next()
+	s.wait, s.state = d, stateWait
+	s.cur.kind, s.cur.fault = kindFault, Fault{Err: faultErr, RetryDelay: d}
+	s.cur.err = nil
+	if !retry {
+		// Ranging again waits d first; the Fault says there is no retry.
+		s.state, s.cur.fault.Final, s.cur.fault.RetryDelay = stateStopped, true, 0
+		if e.fault() || perr != nil {
+			s.cur.err = faultErr
+		}
 	}
 	s.mu.Lock()
-	s.nextDelay = d
+	s.nextDelay = s.cur.fault.RetryDelay
 	s.mu.Unlock()
-	s.fault = Fault{Err: err, Final: !retry, RetryDelay: d}
-	s.wait = d
-	s.state = stateWait
-	s.tel.reconnect(s.conn.ctx, err, retry)
+	s.tel.reconnect(s.cur.ctx, e, retry)
+	s.logEnding(e, perr, retry, d)
+	return true
+}
+
+// logEnding logs how a connection ended and what comes next.
+func (s *Stream) logEnding(e ending, perr error, retry bool, d time.Duration) {
 	log := s.logger().WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": s.lastEventID})
-	if err != nil {
-		log = log.WithError(err)
+	if e.err != nil {
+		log = log.WithError(e.err)
 	}
-	if statusErr != nil {
-		log = log.WithField("status", statusErr.Code)
+	if e.status != 0 {
+		log = log.WithField("status", e.status)
 	}
 	switch {
+	case perr != nil:
+		log.WithError(perr).Error("sse: reconnection policy failed; stopping")
 	case retry:
 		log.WithField("delay", d).Warn("sse: connection ended; reconnecting")
-	case err == nil || statusErr != nil && statusErr.Code == 204:
-		s.state = stateStopped
+	case !e.fault():
 		log.Info("sse: server ended the stream; stopping") // a stop it asked for is no error
 	default:
-		s.state = stateStopped
 		log.Error("sse: connection ended; giving up")
 	}
-	return kindFault
 }
 
 // sleep waits d before a reconnection. It returns false if the stream

@@ -133,7 +133,7 @@ func BenchmarkDecoder(b *testing.B) {
 func BenchmarkStreamEvents(b *testing.B) {
 	n := 0
 	benchEachShape(b, func(sh benchShape) {
-		s, _ := NewStream("", sh.source())
+		s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), sh.source())
 		for range s.Events(context.Background()) {
 			n++
 		}
@@ -143,7 +143,7 @@ func BenchmarkStreamEvents(b *testing.B) {
 func BenchmarkDispatcher(b *testing.B) {
 	n := 0
 	benchEachShape(b, func(sh benchShape) {
-		d, _ := New("", sh.source())
+		d, _ := New("", WithErrorStrategy(AlwaysFail()), sh.source())
 		d.OnEvent(func(_ context.Context, ev Event) { n += len(ev.Data) })
 		d.Run(context.Background())
 	})

@@ -194,7 +194,7 @@ func pull(ctx context.Context, s *Stream, n int) []string {
 // newScripted returns a Stream over src with jitter off, so delays are exact.
 func newScripted(t *testing.T, src Source, opts ...Option) *Stream {
 	t.Helper()
-	s, err := NewStream("mem://test", append([]Option{WithSource(src), WithJitter(0)}, opts...)...)
+	s, err := NewStream("mem://test", append([]Option{WithSource(src), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewStream: %v", err)
 	}
@@ -498,8 +498,8 @@ func TestStreamErrorStrategies(t *testing.T) {
 		{
 			name:     "ContinueWithMaxAttempts starts again after a success",
 			strategy: ContinueWithMaxAttempts(1),
-			steps:    []scriptStep{{err: errRefused}, {body: ":\n"}, {err: errRefused}, {err: errRefused}},
-			want: []string{faultOf(errRefused, false, time.Second), "start 2", `comment ""`, faultOf(nil, false, 2*time.Second),
+			steps:    []scriptStep{{err: errRefused}, {body: "data: x\n\n"}, {err: errRefused}, {err: errRefused}},
+			want: []string{faultOf(errRefused, false, time.Second), "start 2", msg("x"), faultOf(nil, false, 2*time.Second),
 				faultOf(errRefused, true, 0)},
 		},
 		{
@@ -827,7 +827,7 @@ func TestStreamLogging(t *testing.T) {
 		logger.SetLevel(logrus.DebugLevel)
 		src := script(scriptStep{err: &StatusError{Code: 503}}, scriptStep{body: "id: 4\ndata: secret-data\n\n"},
 			scriptStep{err: errRefused})
-		s, err := NewStream("http://user:pw@stream.test/feed", WithSource(src), WithJitter(0), WithLogger(logger),
+		s, err := NewStream("http://user:pw@stream.test/feed", WithErrorStrategy(AlwaysFail()), WithSource(src), WithJitter(0), WithLogger(logger),
 			WithErrorStrategy(ContinueWithMaxAttempts(1)))
 		if err != nil {
 			t.Fatal(err)
@@ -837,7 +837,7 @@ func TestStreamLogging(t *testing.T) {
 		s.Close()
 		// An orderly end under AlwaysFail, and a 204, stop the stream at Info.
 		for _, step := range []scriptStep{{body: "data: x\n\n"}, {err: &StatusError{Code: 204}}} {
-			s2, _ := NewStream("http://stream.test/", WithSource(script(step)), WithLogger(logger), WithErrorStrategy(AlwaysFail()))
+			s2, _ := NewStream("http://stream.test/", WithErrorStrategy(AlwaysFail()), WithSource(script(step)), WithLogger(logger), WithErrorStrategy(AlwaysFail()))
 			pull(t.Context(), s2, 100)
 			s2.Close()
 		}
@@ -1032,13 +1032,13 @@ func TestAllocationsPerSmallEvent(t *testing.T) {
 		n := 0
 		levels := map[string]func(){
 			"stream": func() {
-				s, _ := NewStream("", sh.source())
+				s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), sh.source())
 				for range s.Events(context.Background()) {
 					n++
 				}
 			},
 			"dispatcher": func() {
-				d, _ := New("", sh.source())
+				d, _ := New("", WithErrorStrategy(AlwaysFail()), sh.source())
 				d.OnEvent(func(context.Context, Event) { n++ })
 				d.Run(context.Background())
 			},
@@ -1071,7 +1071,7 @@ func TestLongLineAllocationsGrowLinearly(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		s, _ := NewStream("", src)
+		s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), src)
 		for ev := range s.Events(context.Background()) {
 			if len(ev.Data) != size {
 				t.Fatalf("got %d bytes of data; want %d", len(ev.Data), size)
@@ -1127,14 +1127,14 @@ func TestIdleStreamCost(t *testing.T) {
 		goroutines int
 	}{
 		"stream": {func() func() {
-			s, _ := NewStream("", src)
+			s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), src)
 			for range s.Events(context.Background()) {
 				break // the connection stays open, unread
 			}
 			return func() { s.Close() }
 		}, 0},
 		"dispatcher": {func() func() {
-			d, _ := New("", src)
+			d, _ := New("", WithErrorStrategy(AlwaysFail()), src)
 			got := make(chan struct{}, 1)
 			d.OnEvent(func(context.Context, Event) { got <- struct{}{} })
 			d.Start(context.Background())

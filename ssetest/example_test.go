@@ -28,7 +28,7 @@ func Example() {
 	defer srv.Close()
 
 	d, _ := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysContinue()),
-		sse.WithInitialDelay(time.Millisecond), sse.WithJitter(0))
+		sse.WithInitialDelay(time.Millisecond), sse.WithMinDelay(0), sse.WithJitter(0))
 	d.OnEvent(func(_ context.Context, ev sse.Event) { fmt.Println(ev.ID, ev.Data) })
 	err := d.Run(context.Background())
 	fmt.Println(err)
@@ -39,7 +39,7 @@ func Example() {
 	// 1 a
 	// 2 b
 	// 3 c
-	// sse: unexpected status 204 No Content
+	// <nil>
 	// Last-Event-ID: ""
 	// Last-Event-ID: "1"
 	// Last-Event-ID: "2"
@@ -54,7 +54,8 @@ func ExampleTransport() {
 	client := &http.Client{Transport: &ssetest.Transport{Handler: ssetest.Sequence(
 		ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: first\n\n"), ssetest.Stall()}},
 	)}}
-	d, _ := sse.New("http://example.test/", sse.WithHTTPClient(client), sse.WithReadTimeout(20*time.Millisecond))
+	d, _ := sse.New("http://example.test/", sse.WithHTTPClient(client), sse.WithReadTimeout(20*time.Millisecond),
+		sse.WithErrorStrategy(sse.AlwaysFail())) // stop at the first failure, for a short example
 	d.OnEvent(func(_ context.Context, ev sse.Event) { fmt.Println(ev.Data) })
 	d.OnFault(func(_ context.Context, f sse.Fault) { fmt.Println(f.Err, f.Final) })
 	d.Run(context.Background())

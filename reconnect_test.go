@@ -73,7 +73,10 @@ func TestDefaultBackoffExact(t *testing.T) {
 		{"initial delay", []Option{WithInitialDelay(3 * time.Second)}, seconds(3, 6, 12, 24, 30, 30)},
 		{"max delay", []Option{WithMaxDelay(10 * time.Second)}, seconds(1, 2, 4, 8, 10, 10)},
 		{"initial delay above the max", []Option{WithInitialDelay(45 * time.Second)}, seconds(30, 30, 30)},
-		{"initial delay zero", []Option{WithInitialDelay(0)}, seconds(0, 0, 0)},
+		{"initial delay zero grows from the floor", []Option{WithInitialDelay(0)}, seconds(0.1, 0.2, 0.4)},
+		{"initial delay zero with no floor", []Option{WithInitialDelay(0), WithMinDelay(0)}, seconds(0, 0, 0)},
+		{"multiplier", []Option{WithMultiplier(3)}, seconds(1, 3, 9, 27, 30)},
+		{"multiplier 1 is constant", []Option{WithMultiplier(1)}, seconds(1, 1, 1)},
 		{"max delay zero is no cap", []Option{WithMaxDelay(0)}, seconds(1, 2, 4, 8, 16, 32, 64, 128)},
 	}
 	for _, tt := range tests {
@@ -154,9 +157,9 @@ func TestDefaultBackoffJitter(t *testing.T) {
 			const rounds = 200
 			varied := 0
 			for range rounds {
-				s.delay.reset()
+				s.policy.growth = 0
 				for i, b := range base {
-					d, ok := s.delay.next()
+					d, ok, _ := s.policy.delay(ending{kind: endNetwork})
 					lo := b - time.Duration(tt.fraction*float64(b))
 					if !ok || d < lo || d > b {
 						t.Fatalf("delay %d (base %v): got %v, %v; want within [%v, %v]", i, b, d, ok, lo, b)
@@ -229,13 +232,13 @@ func TestWithBackOffStopIsFinal(t *testing.T) {
 	})
 }
 
-// A user BackOff is reset once a connection has stayed up for the reset
-// threshold, and not before.
+// A user BackOff is reset when the stream starts, and once a connection has
+// stayed up for the reset threshold, and not before.
 func TestWithBackOffReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &countingBackOff{delays: seconds(1, 2, 3)}
-		src := script(scriptStep{err: errRefused}, scriptStep{body: ":\n", open: 5 * time.Second},
-			scriptStep{body: ":\n", open: 10 * time.Second}, scriptStep{err: errRefused})
+		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: x\n\n", open: 5 * time.Second},
+			scriptStep{body: "data: x\n\n", open: 10 * time.Second}, scriptStep{err: errRefused})
 		s := newScripted(t, src, WithBackOff(b), WithResetAfter(10*time.Second), WithErrorStrategy(ContinueWithMaxAttempts(1)))
 		var delays []time.Duration
 		for a := range s.All(t.Context()) {
@@ -247,8 +250,8 @@ func TestWithBackOffReset(t *testing.T) {
 		if want := seconds(1, 2, 1, 0); !slices.Equal(delays, want) {
 			t.Errorf("delays: got %v; want %v", delays, want)
 		}
-		if b.resets != 1 {
-			t.Errorf("Reset calls: got %d; want 1", b.resets)
+		if b.resets != 2 { // when the stream started, and after the long connection
+			t.Errorf("Reset calls: got %d; want 2", b.resets)
 		}
 	})
 }
@@ -291,9 +294,13 @@ func TestConfigDefaults(t *testing.T) {
 		{"jitter", c.jitter, 0.5},
 		{"reset after", c.resetAfter, time.Minute},
 		{"last event ID", c.lastEventID, ""},
-		{"error strategy stops at once", c.errorStrategy(errRefused, 1, 0), false},
-		{"error strategy stops at an orderly end", c.errorStrategy(nil, 1, 0), false},
-		{"no user backoff", c.userBackoff, false},
+		{"error strategy retries a refused connection", c.errorStrategy(errRefused, 1000, time.Hour), true},
+		{"error strategy retries an orderly end", c.errorStrategy(nil, 1000, time.Hour), true},
+		{"error strategy stops at a 500", c.errorStrategy(&StatusError{Code: 500}, 1, 0), false},
+		{"error strategy stops at a wrong content type", c.errorStrategy(&ContentTypeError{}, 1, 0), false},
+		{"no user backoff", c.backoff, backoff.BackOff(nil)},
+		{"multiplier", c.multiplier, 2.0},
+		{"min delay", c.minDelay, DefaultMinDelay},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
