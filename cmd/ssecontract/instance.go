@@ -49,7 +49,9 @@ func (p *createParams) options(client *http.Client, log logrus.FieldLogger) ([]s
 			return nil, err
 		}
 		// No jitter, so the first retry waits exactly this long.
-		opts = append(opts, sse.WithInitialDelay(d), sse.WithJitter(0))
+		// The harness's delay is honoured as given, below the library's
+		// floor too: its servers are test fixtures, and its tests time out.
+		opts = append(opts, sse.WithInitialDelay(d), sse.WithMinDelay(min(d, sse.DefaultMinDelay)), sse.WithJitter(0))
 	}
 	if p.ReadTimeoutMS != nil {
 		d, err := millis("readTimeoutMs", *p.ReadTimeoutMS)
