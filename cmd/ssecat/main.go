@@ -35,6 +35,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"golang.org/x/term"
 
 	"github.com/ssekit/sse"
 )
@@ -293,15 +294,11 @@ func readBody(arg string, stdin io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// isTerminal reports whether w is a terminal (a character device), without
-// any dependency beyond os.
+// isTerminal reports whether w is a terminal. Any character device is not
+// enough: /dev/null is one too.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // usage is the help text; TestHelpListsEveryFlag keeps it in step with the
