@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ func describe(err error) string {
 		timeoutErr *sse.TimeoutError
 		dnsErr     *net.DNSError
 		opErr      *net.OpError
+		verifyErr  *tls.CertificateVerificationError
 	)
 	switch {
 	case err == nil:
@@ -44,6 +46,11 @@ func describe(err error) string {
 			return fmt.Sprintf("cannot connect to %s: connection refused", opErr.Addr)
 		}
 		return "cannot connect: connection refused"
+	case errors.As(err, &verifyErr):
+		return fmt.Sprintf("cannot verify the server's certificate: %v (--cacert FILE trusts its CA, -k skips the check)", verifyErr.Err)
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// crypto/tls reports an alert from the server as this Op.
+		return fmt.Sprintf("the server refused the TLS connection: %v", opErr.Err)
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("cannot resolve host %q: %s", dnsErr.Name, dnsErr.Err)
 	case errors.Is(err, io.ErrUnexpectedEOF):

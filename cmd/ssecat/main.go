@@ -73,6 +73,9 @@ type config struct {
 	trace        bool
 	count        int
 	demo         bool
+	caCert       string // --cacert
+	insecure     bool   // -k, --insecure
+	cert, key    string // --cert, --key
 }
 
 // run is the whole program; main only adds the signals and the exit.
@@ -113,9 +116,20 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		return exitUsage
 	}
 
+	tlsConf, err := tlsConfig(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ssecat: %v\n", err)
+		return exitUsage
+	}
+	if cfg.insecure {
+		fmt.Fprintln(stderr, "ssecat: warning: -k: the server's certificate is not verified")
+	}
 	// A transport of our own, so that nothing stays connected once run returns.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
+	if tlsConf != nil {
+		tr.TLSClientConfig = tlsConf // HTTP/2 still applies: the clone forces the attempt
+	}
 	opts := []sse.Option{
 		sse.WithHTTPClient(&http.Client{Transport: tr}),
 		sse.WithMethod(cfg.method),
@@ -315,6 +329,14 @@ Request:
   -d BODY              request body; @file reads a file, @- standard input
   --last-event-id ID   resume after this event ID (sent as Last-Event-ID)
 
+TLS:
+  --cacert FILE        trust only the CA certificates in FILE (PEM), instead
+                       of the system's
+  -k, --insecure       do not verify the server's certificate (a warning is
+                       printed on standard error)
+  --cert FILE          client certificate (PEM); FILE may hold its key too
+  --key FILE           the client certificate's private key (PEM)
+
 Reconnection:
   --max-retries N      reconnect after up to N consecutive failures;
                        0 stops at the first one, -1 never gives up (default 0)
@@ -359,6 +381,11 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.trace, "trace", false, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
+	fs.StringVar(&cfg.caCert, "cacert", "", "")
+	fs.BoolVar(&cfg.insecure, "k", false, "")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "")
+	fs.StringVar(&cfg.cert, "cert", "", "")
+	fs.StringVar(&cfg.key, "key", "", "")
 	return fs
 }
 
@@ -406,6 +433,8 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, 
 		return usageError("--count must not be negative")
 	case cfg.readTimeout < 0 || cfg.initialDelay < 0:
 		return usageError("durations must not be negative")
+	case cfg.key != "" && cfg.cert == "":
+		return usageError("--key needs --cert")
 	}
 	if cfg.method == "" {
 		cfg.method = http.MethodGet

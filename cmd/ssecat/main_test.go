@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -537,13 +539,15 @@ func TestHelp(t *testing.T) {
 	if r.code != 0 || r.stdout != usage || r.stderr != "" {
 		t.Errorf("ssecat -h: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", r.code, r.stdout, r.stderr)
 	}
-	// Every flag is explained in the usage text.
+	// Every flag is explained in the usage text, at the start of a line or
+	// as the second name of one ("-k, --insecure").
 	newFlagSet(&config{}).VisitAll(func(f *flag.Flag) {
 		dashes := "--"
 		if len(f.Name) == 1 || f.Name == "demo" {
 			dashes = "-"
 		}
-		if !strings.Contains(usage, fmt.Sprintf("\n  %s%s ", dashes, f.Name)) {
+		explained := regexp.MustCompile(`(?m)^  (-[a-z-]+, )?` + regexp.QuoteMeta(dashes+f.Name) + `[ ,]`)
+		if !explained.MatchString(usage) {
 			t.Errorf("usage does not explain %s%s", dashes, f.Name)
 		}
 	})
@@ -567,6 +571,10 @@ func TestDescribe(t *testing.T) {
 		{&sse.TooLargeError{Limit: 16}, "line or event larger than 16 bytes"},
 		{wrap(&sse.RedirectError{Limit: 10, URL: "http://h/loop"}), "more than 10 redirects (last to http://h/loop)"},
 		{wrap(errors.New("tls: failed to verify certificate")), "tls: failed to verify certificate"},
+		{wrap(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}),
+			"cannot verify the server's certificate: x509: certificate signed by unknown authority (--cacert FILE trusts its CA, -k skips the check)"},
+		{wrap(&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}),
+			"the server refused the TLS connection: tls: certificate required"},
 	}
 	for _, tt := range tests {
 		if got := describe(tt.err); got != tt.want {
