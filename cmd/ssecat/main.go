@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	human := cfg.pretty || (!cfg.json && isTerminal(stdout))
 	var out printer
 	if human {
-		out = newHumanPrinter(stdout, os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb")
+		out = newHumanPrinter(stdout, stderr, os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb")
 	} else {
 		out = newJSONPrinter(stdout, stderr)
 	}
@@ -217,8 +217,10 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 				return finish(out, stderr, exitOK)
 			}
 			msg := describe(a.Err)
-			if failures > 1 {
-				msg += fmt.Sprintf(" (gave up after %d retries)", failures-1)
+			if retries := failures - 1; retries == 1 {
+				msg += " (gave up after 1 retry)"
+			} else if retries > 1 {
+				msg += fmt.Sprintf(" (gave up after %d retries)", retries)
 			}
 			fmt.Fprintf(stderr, "ssecat: %s\n", msg)
 			return exitFailed

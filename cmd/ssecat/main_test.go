@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"os"
 	"regexp"
@@ -163,10 +164,10 @@ func TestPrettyOutput(t *testing.T) {
 			"\x1b[1;36mgreeting\x1b[0m \x1b[33m#1\x1b[0m hi\n" +
 			"\x1b[1;36mmessage\x1b[0m\n  line one\n  line two\n" +
 			"\x1b[1;36mprice\x1b[0m \x1b[33m#7\x1b[0m {\"px\":1,\"note\":\"<b>&</b>\"}\n" +
-			"\x1b[1;36mevil\\x1b[2J\x1b[0m red \\x1b[31malert\\x07\n" +
-			"\x1b[2m-- stream ended by the server\x1b[0m\n"
-		if r.code != 0 || r.stdout != want || r.stderr != "" {
-			t.Errorf("exit %d, stdout:\n%q\nstderr %q\nwant exit 0, no stderr, stdout:\n%q", r.code, r.stdout, r.stderr, want)
+			"\x1b[1;36mevil\\x1b[2J\x1b[0m red \\x1b[31malert\\x07\n"
+		wantErr := "\x1b[2m-- stream ended by the server\x1b[0m\n"
+		if r.code != 0 || r.stdout != want || r.stderr != wantErr {
+			t.Errorf("exit %d, stdout:\n%q\nstderr %q\nwant exit 0, stdout:\n%q\nstderr %q", r.code, r.stdout, r.stderr, want, wantErr)
 		}
 	})
 	t.Run("NO_COLOR", func(t *testing.T) {
@@ -175,10 +176,10 @@ func TestPrettyOutput(t *testing.T) {
 		want := "greeting #1 hi\n" +
 			"message\n  line one\n  line two\n" +
 			"price #7 {\"px\":1,\"note\":\"<b>&</b>\"}\n" +
-			"evil\\x1b[2J red \\x1b[31malert\\x07\n" +
-			"-- stream ended by the server\n"
-		if r.code != 0 || r.stdout != want {
-			t.Errorf("exit %d, stdout:\n%s\nwant exit 0 and:\n%s", r.code, r.stdout, want)
+			"evil\\x1b[2J red \\x1b[31malert\\x07\n"
+		wantErr := "-- stream ended by the server\n"
+		if r.code != 0 || r.stdout != want || r.stderr != wantErr {
+			t.Errorf("exit %d, stdout:\n%s\nstderr %q\nwant exit 0, stdout:\n%s\nstderr %q", r.code, r.stdout, r.stderr, want, wantErr)
 		}
 	})
 }
@@ -328,13 +329,13 @@ func TestReconnect(t *testing.T) {
 		srv := resumingServer(t, conns)
 		r := runCmd(t, "", "--pretty", "--max-retries", "-1", "--initial-delay", "1ms", srv.URL)
 		want := "message #1 a\n" +
-			"-- stream ended by the server; reconnecting in D, resuming after id 1\n" +
 			"message b\n" +
-			"x #2 c\n" +
+			"x #2 c\n"
+		wantErr := "-- stream ended by the server; reconnecting in D, resuming after id 1\n" +
 			"-- stream ended by the server; reconnecting in D, resuming after id 2\n" +
 			"-- server ended the stream (204 No Content)\n"
-		if got := delays.ReplaceAllString(r.stdout, "reconnecting in D"); r.code != 0 || got != want || r.stderr != "" {
-			t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant exit 0 and:\n%s", r.code, r.stderr, got, want)
+		if got := delays.ReplaceAllString(r.stderr, "reconnecting in D"); r.code != 0 || r.stdout != want || got != wantErr {
+			t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, got, want, wantErr)
 		}
 	})
 }
@@ -575,6 +576,11 @@ func TestDescribe(t *testing.T) {
 			"cannot verify the server's certificate: x509: certificate signed by unknown authority (--cacert FILE trusts its CA, -k skips the check)"},
 		{wrap(&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}),
 			"the server refused the TLS connection: tls: certificate required"},
+		{wrap(h2StreamError{StreamID: 3, Code: 0x63}), "connection lost (HTTP/2 stream reset, error code 0x63)"},
+		{wrap(textproto.ProtocolError(`malformed MIME header: missing colon: "` + strings.Repeat("\x1b", 50) + `"`)),
+			`response head cut off or malformed (header line "` + strings.Repeat(`\x1b`, 40) + `..." has no colon)`},
+		{wrap(textproto.ProtocolError(`malformed MIME header initial line: "x"`)),
+			`response head cut off or malformed (malformed MIME header initial line: "x")`},
 	}
 	for _, tt := range tests {
 		if got := describe(tt.err); got != tt.want {

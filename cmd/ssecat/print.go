@@ -15,7 +15,7 @@ import (
 type printer interface {
 	event(ev sse.Event, at time.Time)
 	comment(c sse.Comment, at time.Time)
-	notice(msg string) // reconnections and the end of the stream
+	notice(msg string) // reconnections and the end of the stream, on standard error
 	err() error
 }
 
@@ -34,15 +34,18 @@ const (
 //	  first line
 //	  second line
 //	: heartbeat
+//
+// and notices, on standard error:
+//
 //	-- connection lost (unexpected EOF); reconnecting in 300ms
 type humanPrinter struct {
-	w     io.Writer
-	color bool
-	werr  error
+	w, stderr io.Writer
+	color     bool
+	werr      error
 }
 
-func newHumanPrinter(w io.Writer, color bool) *humanPrinter {
-	return &humanPrinter{w: w, color: color}
+func newHumanPrinter(w, stderr io.Writer, color bool) *humanPrinter {
+	return &humanPrinter{w: w, stderr: stderr, color: color}
 }
 
 func (p *humanPrinter) style(b *strings.Builder, style, text string) {
@@ -91,7 +94,7 @@ func (p *humanPrinter) notice(msg string) {
 	var b strings.Builder
 	p.style(&b, styleDim, "-- "+msg)
 	b.WriteByte('\n')
-	p.write(b.String())
+	io.WriteString(p.stderr, b.String()) // like the final error; its failure is not the output's
 }
 
 func (p *humanPrinter) write(s string) {
