@@ -67,10 +67,12 @@ func command(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NO_COLOR=") {
+		if !strings.HasPrefix(kv, "NO_COLOR=") && !strings.HasPrefix(kv, "GORACE=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	// A race-enabled program otherwise sleeps a second at exit.
+	cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
 	return cmd
 }
 
