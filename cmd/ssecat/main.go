@@ -7,9 +7,11 @@
 //	ssecat [flags] URL
 //	ssecat -demo [flags]
 //
-// Run ssecat -h for the flags. The exit code is 0 when the stream ended (the
-// server closed it, --count was reached, or Ctrl-C), 1 when it failed and
-// the error strategy (--max-retries) gave up, and 2 for a usage error.
+// Run ssecat -h for the flags. The exit code is 0 when the stream is over
+// (the server answered 204 No Content, or ended the stream and the error
+// strategy did not reconnect; --count was reached; or Ctrl-C), 1 when the
+// server rejected the stream or the retries ran out, and 2 for a usage
+// error.
 //
 // ssecat -demo starts a small SSE server on a loopback port and reads it the
 // same way: a feed of typed JSON events with heartbeat comments, a retry
@@ -42,8 +44,8 @@ import (
 
 // Exit codes.
 const (
-	exitOK     = 0 // the stream ended, --count was reached, or Ctrl-C
-	exitFailed = 1 // the stream failed and the error strategy gave up
+	exitOK     = 0 // the stream is over, --count was reached, or Ctrl-C
+	exitFailed = 1 // the server rejected the stream, or the retries ran out
 	exitUsage  = 2 // bad flags or URL
 )
 
@@ -66,6 +68,7 @@ type config struct {
 	readTimeout  time.Duration
 	maxRetries   int
 	retriesSet   bool // --max-retries was given
+	maxDelay     time.Duration
 	initialDelay time.Duration
 	json         bool
 	pretty       bool
@@ -124,6 +127,7 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	if cfg.insecure {
 		fmt.Fprintln(stderr, "ssecat: warning: -k: the server's certificate is not verified")
 	}
+	errStrategy, budget := strategy(cfg)
 	// A transport of our own, so that nothing stays connected once run returns.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
@@ -135,7 +139,8 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		sse.WithMethod(cfg.method),
 		sse.WithInitialDelay(cfg.initialDelay),
 		sse.WithReadTimeout(cfg.readTimeout),
-		sse.WithErrorStrategy(strategy(cfg.maxRetries)),
+		sse.WithMaxDelay(cfg.maxDelay),
+		sse.WithErrorStrategy(errStrategy),
 	}
 	for _, h := range cfg.headers {
 		opts = append(opts, sse.WithHeader(h.name, h.value))
@@ -183,12 +188,13 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	for _, t := range cfg.events {
 		want[t] = true
 	}
-	printed, failures := 0, 0
+	printed := 0
 	for a := range s.All(ctx) {
 		switch a := a.(type) {
-		case sse.Start:
-			failures = 0
 		case sse.Event:
+			if budget != nil {
+				budget.delivered() // filtered or not: the server did deliver
+			}
 			if len(want) > 0 && !want[a.Type] {
 				continue
 			}
@@ -202,25 +208,22 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 				out.comment(a, time.Now())
 			}
 		case sse.Fault:
-			failures++
 			if !a.Final {
 				out.notice(reconnectNotice(a, s.LastEventID()))
 				continue
 			}
 			var se *sse.StatusError
-			switch {
-			case a.Err == nil:
-				out.notice(describe(nil))
-				return finish(out, stderr, exitOK)
-			case errors.As(a.Err, &se) && se.Code == http.StatusNoContent:
+			if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
 				out.notice("server ended the stream (204 No Content)")
 				return finish(out, stderr, exitOK)
 			}
 			msg := describe(a.Err)
-			if retries := failures - 1; retries == 1 {
-				msg += " (gave up after 1 retry)"
-			} else if retries > 1 {
-				msg += fmt.Sprintf(" (gave up after %d retries)", retries)
+			if budget != nil {
+				msg += budget.gaveUp()
+			}
+			if a.Err == nil {
+				out.notice(msg)
+				return finish(out, stderr, exitOK)
 			}
 			fmt.Fprintf(stderr, "ssecat: %s\n", msg)
 			return exitFailed
@@ -240,18 +243,6 @@ func finish(out printer, stderr io.Writer, code int) int {
 		return exitFailed
 	}
 	return code
-}
-
-// strategy maps --max-retries to an error strategy: 0 stops at the first
-// failure (the library's default), a negative number never gives up.
-func strategy(maxRetries int) sse.ErrorStrategy {
-	switch {
-	case maxRetries < 0:
-		return sse.AlwaysContinue()
-	case maxRetries == 0:
-		return sse.AlwaysFail()
-	}
-	return sse.ContinueWithMaxAttempts(maxRetries)
 }
 
 // reconnectNotice is the one line shown for a connection that will be
@@ -339,11 +330,18 @@ TLS:
   --cert FILE          client certificate (PEM); FILE may hold its key too
   --key FILE           the client certificate's private key (PEM)
 
-Reconnection:
-  --max-retries N      reconnect after up to N consecutive failures;
-                       0 stops at the first one, -1 never gives up (default 0)
+Reconnection: by default, as a browser does, ssecat reconnects for ever
+after a dropped connection, a network error or the end of the stream, and
+stops when the server answers an HTTP error status, 204 No Content, or a
+content type other than text/event-stream.
+  --max-retries N      reconnect after any failure, HTTP errors included, but
+                       give up once N reconnections in a row have delivered
+                       no event (a connection that delivers one starts the
+                       count again); 0 stops at the first failure or end,
+                       -1 never gives up
   --initial-delay D    delay before the first reconnection, doubled on each
                        failure; the server's retry field replaces it (default 1s)
+  --max-delay D        cap on the doubled delay; 0 for none (default 30s)
   --read-timeout D     fail a connection that is silent for D (default: none)
 
 Output:
@@ -360,8 +358,10 @@ Output:
 Demo:
   -demo                read a feed from an embedded server on 127.0.0.1
 
-Exit status: 0 when the stream ended, --count was reached or on Ctrl-C;
-1 when the stream failed and the retries ran out; 2 for a usage error.
+Exit status: 0 when the server ended the stream for good (204 No Content,
+or an end --max-retries does not retry), --count was reached or on Ctrl-C;
+1 when the server rejected the stream or the retries ran out; 2 for a
+usage error.
 `
 
 // newFlagSet defines the flags, which fill cfg. Their help is in usage.
@@ -377,6 +377,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 0, "")
 	fs.IntVar(&cfg.maxRetries, "max-retries", 0, "")
 	fs.DurationVar(&cfg.initialDelay, "initial-delay", time.Second, "")
+	fs.DurationVar(&cfg.maxDelay, "max-delay", 30*time.Second, "")
 	fs.BoolVar(&cfg.json, "json", false, "")
 	fs.BoolVar(&cfg.pretty, "pretty", false, "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
@@ -433,7 +434,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, 
 		return usageError("--json and --pretty exclude each other")
 	case cfg.count < 0:
 		return usageError("--count must not be negative")
-	case cfg.readTimeout < 0 || cfg.initialDelay < 0:
+	case cfg.readTimeout < 0 || cfg.initialDelay < 0 || cfg.maxDelay < 0:
 		return usageError("durations must not be negative")
 	case cfg.key != "" && cfg.cert == "":
 		return usageError("--key needs --cert")

@@ -121,7 +121,7 @@ const sampleStream = "retry: 5000\n: hello\n\n" +
 func TestJSONOutput(t *testing.T) {
 	srv := serve(t, sampleStream)
 	since := time.Now()
-	r := runCmd(t, "", srv.URL)
+	r := runCmd(t, "", "--max-retries", "0", srv.URL)
 	if r.code != 0 {
 		t.Fatalf("exit %d; want 0 (stderr %q)", r.code, r.stderr)
 	}
@@ -145,7 +145,7 @@ func TestJSONOutput(t *testing.T) {
 
 func TestJSONComments(t *testing.T) {
 	srv := serve(t, ": ping\n\ndata: x\n\n")
-	r := runCmd(t, "", "--comments", "--json", srv.URL)
+	r := runCmd(t, "", "--comments", "--json", "--max-retries", "0", srv.URL)
 	want := `{"comment":" ping","time":T}
 {"type":"message","data":"x","id":"","last_event_id":"","time":T}
 `
@@ -159,7 +159,7 @@ func TestPrettyOutput(t *testing.T) {
 	t.Run("color", func(t *testing.T) {
 		t.Setenv("NO_COLOR", "")
 		t.Setenv("TERM", "xterm-256color")
-		r := runCmd(t, "", "--pretty", "--comments", srv.URL)
+		r := runCmd(t, "", "--pretty", "--comments", "--max-retries", "0", srv.URL)
 		want := "\x1b[2m: hello\x1b[0m\n" +
 			"\x1b[1;36mgreeting\x1b[0m \x1b[33m#1\x1b[0m hi\n" +
 			"\x1b[1;36mmessage\x1b[0m\n  line one\n  line two\n" +
@@ -172,7 +172,7 @@ func TestPrettyOutput(t *testing.T) {
 	})
 	t.Run("NO_COLOR", func(t *testing.T) {
 		t.Setenv("NO_COLOR", "1")
-		r := runCmd(t, "", "--pretty", srv.URL)
+		r := runCmd(t, "", "--pretty", "--max-retries", "0", srv.URL)
 		want := "greeting #1 hi\n" +
 			"message\n  line one\n  line two\n" +
 			"price #7 {\"px\":1,\"note\":\"<b>&</b>\"}\n" +
@@ -219,13 +219,13 @@ func TestErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"refused", []string{"http://" + refused + "/"}, 1,
+		{"refused", []string{"--max-retries", "0", "http://" + refused + "/"}, 1,
 			"ssecat: cannot connect to " + refused + ": connection refused\n"},
 		{"not found", []string{notFound.URL}, 1, "ssecat: server answered 404 Not Found\n"},
 		{"content type", []string{html.URL}, 1,
 			"ssecat: server sent content type \"text/html; charset=utf-8\", want text/event-stream\n"},
 		{"204 stops", []string{noContent.URL}, 0, "ssecat: server ended the stream (204 No Content)\n"},
-		{"read timeout", []string{"--read-timeout", "50ms", silent.URL}, 1,
+		{"read timeout", []string{"--max-retries", "0", "--read-timeout", "50ms", silent.URL}, 1,
 			"ssecat: no data received for 50ms (read timeout)\n"},
 		{"scheme", []string{"ftp://example.com/"}, 2,
 			"ssecat: bad URL \"ftp://example.com/\": want an http:// or https:// URL\n"},
