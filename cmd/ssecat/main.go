@@ -105,10 +105,37 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		out = newJSONPrinter(stdout, stderr)
 	}
 
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopWatch := watchOutput(stdout, func() { cancel(errOutputGone) })
+	defer stopWatch()
 	if cfg.demo {
-		return runDemo(ctx, cfg, body, out, stderr)
+		code = runDemo(ctx, cfg, body, out, stderr)
+	} else {
+		code = consume(ctx, cfg, body, out, stderr)
 	}
-	return consume(ctx, cfg, body, out, stderr)
+	if errors.Is(context.Cause(ctx), errOutputGone) {
+		return outputGone(stdout, stderr)
+	}
+	return code
+}
+
+// errOutputGone stops the stream when nothing reads the output any more.
+var errOutputGone = errors.New("output closed by its reader")
+
+// outputGone ends the program as its next write would have, once the
+// reader of its output went away during a quiet stream: like cat, ssecat is
+// then killed by SIGPIPE (status 141 in a shell), which the Go runtime
+// raises for a failed write to standard output. The byte it writes can
+// reach no one. Where SIGPIPE is ignored, the write fails and the exit
+// status is 1, as for any failed write.
+func outputGone(stdout, stderr io.Writer) int {
+	_, err := io.WriteString(stdout, "\n")
+	if err == nil {
+		err = errOutputGone
+	}
+	fmt.Fprintf(stderr, "ssecat: writing output: %v\n", err)
+	return exitFailed
 }
 
 // consume reads cfg.url and prints what happens on it until the stream
