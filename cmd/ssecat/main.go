@@ -79,6 +79,7 @@ type config struct {
 	caCert       string // --cacert
 	insecure     bool   // -k, --insecure
 	cert, key    string // --cert, --key
+	state        string // --state
 }
 
 // run is the whole program; main only adds the signals and the exit.
@@ -145,7 +146,14 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		fmt.Fprintf(stderr, "ssecat: %v\n", err)
 		return exitUsage
 	}
-
+	state, err := loadState(cfg.state)
+	if err != nil {
+		fmt.Fprintf(stderr, "ssecat: %v\n", err)
+		return exitUsage
+	}
+	if id := state.lastEventID(); id != "" {
+		cfg.lastEventID = id
+	}
 	tlsConf, err := tlsConfig(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ssecat: %v\n", err)
@@ -154,13 +162,13 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	if cfg.insecure {
 		fmt.Fprintln(stderr, "ssecat: warning: -k: the server's certificate is not verified")
 	}
-	errStrategy, budget := strategy(cfg)
 	// A transport of our own, so that nothing stays connected once run returns.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
 	if tlsConf != nil {
 		tr.TLSClientConfig = tlsConf // HTTP/2 still applies: the clone forces the attempt
 	}
+	errStrategy, budget := strategy(cfg)
 	opts := []sse.Option{
 		sse.WithHTTPClient(&http.Client{Transport: tr}),
 		sse.WithMethod(cfg.method),
@@ -211,55 +219,84 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		}
 	}()
 
+	sh := newShow(cfg, out, stderr, budget)
+	for a := range s.All(ctx) {
+		code, over := sh.act(a, s.LastEventID())
+		if out.err() != nil {
+			break // the ID of an event that was not written is not saved
+		}
+		// Saved once the action is written: a kill before this line repeats
+		// the event, one after it does not, and none is lost.
+		if err := state.save(s.LastEventID()); err != nil {
+			fmt.Fprintf(stderr, "ssecat: %v\n", err)
+			return exitFailed
+		}
+		if over {
+			return finish(out, stderr, code)
+		}
+	}
+	return finish(out, stderr, exitOK) // ctx is done (Ctrl-C), or output failed
+}
+
+// show prints the actions of a stream as the flags ask, and says when the
+// program is over.
+type show struct {
+	cfg     *config
+	out     printer
+	stderr  io.Writer
+	want    map[string]bool // --event; empty for all types
+	budget  *attemptBudget  // nil without --max-retries
+	printed int
+}
+
+func newShow(cfg *config, out printer, stderr io.Writer, budget *attemptBudget) *show {
 	want := make(map[string]bool, len(cfg.events))
 	for _, t := range cfg.events {
 		want[t] = true
 	}
-	printed := 0
-	for a := range s.All(ctx) {
-		switch a := a.(type) {
-		case sse.Event:
-			if budget != nil {
-				budget.delivered() // filtered or not: the server did deliver
-			}
-			if len(want) > 0 && !want[a.Type] {
-				continue
-			}
-			out.event(a, time.Now())
-			printed++
-			if cfg.count > 0 && printed >= cfg.count {
-				return finish(out, stderr, exitOK)
-			}
-		case sse.Comment:
-			if cfg.comments {
-				out.comment(a, time.Now())
-			}
-		case sse.Fault:
-			if !a.Final {
-				out.notice(reconnectNotice(a, s.LastEventID()))
-				continue
-			}
-			var se *sse.StatusError
-			if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
-				out.notice("server ended the stream (204 No Content)")
-				return finish(out, stderr, exitOK)
-			}
-			msg := describe(a.Err)
-			if budget != nil {
-				msg += budget.gaveUp()
-			}
-			if a.Err == nil {
-				out.notice(msg)
-				return finish(out, stderr, exitOK)
-			}
-			fmt.Fprintf(stderr, "ssecat: %s\n", msg)
-			return exitFailed
+	return &show{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget}
+}
+
+// act prints a, given the stream's last event ID once a happened. over
+// reports that the program ends, with code.
+func (sh *show) act(a sse.Action, lastEventID string) (code int, over bool) {
+	switch a := a.(type) {
+	case sse.Event:
+		if sh.budget != nil {
+			sh.budget.delivered() // filtered or not: the server did deliver
 		}
-		if out.err() != nil {
-			break
+		if len(sh.want) > 0 && !sh.want[a.Type] {
+			return 0, false
 		}
+		sh.out.event(a, time.Now())
+		sh.printed++
+		return exitOK, sh.cfg.count > 0 && sh.printed >= sh.cfg.count
+	case sse.Comment:
+		if sh.cfg.comments {
+			sh.out.comment(a, time.Now())
+		}
+	case sse.Fault:
+		if !a.Final {
+			sh.out.notice(reconnectNotice(a, lastEventID))
+			return 0, false
+		}
+		var se *sse.StatusError
+		if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
+			sh.out.notice("server ended the stream (204 No Content)")
+			return exitOK, true
+		}
+		msg := describe(a.Err)
+		if sh.budget != nil {
+			msg += sh.budget.gaveUp()
+		}
+		if a.Err == nil {
+			sh.out.notice(msg)
+			return exitOK, true
+		}
+		fmt.Fprintf(sh.stderr, "ssecat: %s\n", msg)
+		return exitFailed, true
 	}
-	return finish(out, stderr, exitOK) // ctx is done (Ctrl-C), or output failed
+	return 0, false
 }
 
 // finish reports a failed write to the output, which turns code into a
@@ -348,6 +385,15 @@ Request:
   -X METHOD            HTTP method (default GET, or POST with -d)
   -d BODY              request body; @file reads a file, @- standard input
   --last-event-id ID   resume after this event ID (sent as Last-Event-ID)
+  --state FILE         keep the last event ID in FILE, and resume after the
+                       one it holds at start. The ID is saved (atomically:
+                       a temporary file, fsync, rename) right after each event
+                       is written to standard output, so a run killed at any
+                       moment, even by SIGKILL, and started again with FILE
+                       misses no event and repeats at most the last one it
+                       printed. This holds for events that carry an id: those
+                       without one, after the last id, are replayed by the
+                       server and printed again.
 
 TLS:
   --cacert FILE        trust only the CA certificates in FILE (PEM), instead
@@ -416,6 +462,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "")
 	fs.StringVar(&cfg.cert, "cert", "", "")
 	fs.StringVar(&cfg.key, "key", "", "")
+	fs.StringVar(&cfg.state, "state", "", "")
 	return fs
 }
 
@@ -465,6 +512,8 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, 
 		return usageError("durations must not be negative")
 	case cfg.key != "" && cfg.cert == "":
 		return usageError("--key needs --cert")
+	case cfg.state != "" && cfg.lastEventID != "":
+		return usageError("--state and --last-event-id exclude each other")
 	}
 	if cfg.method == "" {
 		cfg.method = http.MethodGet
