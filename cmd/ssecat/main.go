@@ -74,6 +74,7 @@ type config struct {
 	pretty       bool
 	verbose      bool
 	trace        bool
+	raw          bool
 	count        int
 	demo         bool
 	caCert       string // --cacert
@@ -99,10 +100,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	human := cfg.pretty || (!cfg.json && isTerminal(stdout))
+	color := os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 	var out printer
-	if human {
-		out = newHumanPrinter(stdout, stderr, os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb")
-	} else {
+	switch {
+	case cfg.raw: // a view for people, even when piped; in colour only where the human layout is
+		out = rawPrinter{newHumanPrinter(stdout, stderr, color && human)}
+	case human:
+		out = newHumanPrinter(stdout, stderr, color)
+	default:
 		out = newJSONPrinter(stdout, stderr)
 	}
 
@@ -168,9 +173,15 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	if tlsConf != nil {
 		tr.TLSClientConfig = tlsConf // HTTP/2 still applies: the clone forces the attempt
 	}
+	var rt http.RoundTripper = tr
+	var view *lineView
+	if rp, ok := out.(rawPrinter); ok {
+		view = &lineView{p: rp.humanPrinter}
+		rt = &teeTransport{base: tr, view: view}
+	}
 	errStrategy, budget := strategy(cfg)
 	opts := []sse.Option{
-		sse.WithHTTPClient(&http.Client{Transport: tr}),
+		sse.WithHTTPClient(&http.Client{Transport: rt}),
 		sse.WithMethod(cfg.method),
 		sse.WithInitialDelay(cfg.initialDelay),
 		sse.WithReadTimeout(cfg.readTimeout),
@@ -218,9 +229,11 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		for range s.All(ctx) {
 		}
 	}()
+	defer view.stop() // before that last range, which may still read
 
 	sh := newShow(cfg, out, stderr, budget)
 	for a := range s.All(ctx) {
+		view.before(a)
 		code, over := sh.act(a, s.LastEventID())
 		if out.err() != nil {
 			break // the ID of an event that was not written is not saved
@@ -425,6 +438,11 @@ Output:
                        event with type, data, id, last_event_id and time
   --pretty             print for a person even when not on a terminal
                        (colours unless NO_COLOR is set)
+  --raw                a view for debugging servers: each line of the stream
+                       as received ("< "), with what the parser makes of it
+                       in parentheses (retry fields, ignored fields, blocks
+                       that dispatch nothing), and each event dispatched,
+                       marked "= ", after the blank line that ended it
   -v                   debug logs on standard error
   --trace              connection spans on standard error (OpenTelemetry)
 
@@ -455,6 +473,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.pretty, "pretty", false, "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.trace, "trace", false, "")
+	fs.BoolVar(&cfg.raw, "raw", false, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
 	fs.StringVar(&cfg.caCert, "cacert", "", "")
@@ -506,6 +525,8 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, 
 	switch {
 	case cfg.json && cfg.pretty:
 		return usageError("--json and --pretty exclude each other")
+	case cfg.json && cfg.raw:
+		return usageError("--json and --raw exclude each other")
 	case cfg.count < 0:
 		return usageError("--count must not be negative")
 	case cfg.readTimeout < 0 || cfg.initialDelay < 0 || cfg.maxDelay < 0:

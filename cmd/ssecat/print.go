@@ -58,8 +58,19 @@ func (p *humanPrinter) style(b *strings.Builder, style, text string) {
 	b.WriteString(text)
 }
 
-func (p *humanPrinter) event(ev sse.Event, _ time.Time) {
+// dim returns text in the dim style.
+func (p *humanPrinter) dim(text string) string {
 	var b strings.Builder
+	p.style(&b, styleDim, text)
+	return b.String()
+}
+
+func (p *humanPrinter) event(ev sse.Event, _ time.Time) { p.write(p.eventText("", ev)) }
+
+// eventText lays out ev after mark.
+func (p *humanPrinter) eventText(mark string, ev sse.Event) string {
+	var b strings.Builder
+	b.WriteString(mark)
 	p.style(&b, styleType, sanitize(ev.Type))
 	if ev.ID != "" {
 		b.WriteByte(' ')
@@ -80,7 +91,7 @@ func (p *humanPrinter) event(ev sse.Event, _ time.Time) {
 			b.WriteByte('\n')
 		}
 	}
-	p.write(b.String())
+	return b.String()
 }
 
 func (p *humanPrinter) comment(c sse.Comment, _ time.Time) {
