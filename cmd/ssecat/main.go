@@ -11,7 +11,8 @@
 // (the server answered 204 No Content, or ended the stream and the error
 // strategy did not reconnect; --count was reached; or Ctrl-C), 1 when the
 // server rejected the stream or the retries ran out, and 2 for a usage
-// error.
+// error. When the reader of its output goes away, it is killed by SIGPIPE,
+// as cat is.
 //
 // ssecat -demo starts a small SSE server on a loopback port and reads it the
 // same way: a feed of typed JSON events with heartbeat comments, a retry
@@ -231,10 +232,10 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	}()
 	defer view.stop() // before that last range, which may still read
 
-	sh := newShow(cfg, out, stderr, budget)
+	d := newDisplay(cfg, out, stderr, budget)
 	for a := range s.All(ctx) {
 		view.before(a)
-		code, over := sh.act(a, s.LastEventID())
+		code, over := d.act(a, s.LastEventID())
 		if out.err() != nil {
 			break // the ID of an event that was not written is not saved
 		}
@@ -251,9 +252,9 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	return finish(out, stderr, exitOK) // ctx is done (Ctrl-C), or output failed
 }
 
-// show prints the actions of a stream as the flags ask, and says when the
-// program is over.
-type show struct {
+// display prints the actions of a stream as the flags ask, and says when
+// the program is over.
+type display struct {
 	cfg     *config
 	out     printer
 	stderr  io.Writer
@@ -262,51 +263,51 @@ type show struct {
 	printed int
 }
 
-func newShow(cfg *config, out printer, stderr io.Writer, budget *attemptBudget) *show {
+func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudget) *display {
 	want := make(map[string]bool, len(cfg.events))
 	for _, t := range cfg.events {
 		want[t] = true
 	}
-	return &show{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget}
+	return &display{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget}
 }
 
 // act prints a, given the stream's last event ID once a happened. over
 // reports that the program ends, with code.
-func (sh *show) act(a sse.Action, lastEventID string) (code int, over bool) {
+func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
 	switch a := a.(type) {
 	case sse.Event:
-		if sh.budget != nil {
-			sh.budget.delivered() // filtered or not: the server did deliver
+		if d.budget != nil {
+			d.budget.delivered() // filtered or not: the server did deliver
 		}
-		if len(sh.want) > 0 && !sh.want[a.Type] {
+		if len(d.want) > 0 && !d.want[a.Type] {
 			return 0, false
 		}
-		sh.out.event(a, time.Now())
-		sh.printed++
-		return exitOK, sh.cfg.count > 0 && sh.printed >= sh.cfg.count
+		d.out.event(a, time.Now())
+		d.printed++
+		return exitOK, d.cfg.count > 0 && d.printed >= d.cfg.count
 	case sse.Comment:
-		if sh.cfg.comments {
-			sh.out.comment(a, time.Now())
+		if d.cfg.comments {
+			d.out.comment(a, time.Now())
 		}
 	case sse.Fault:
 		if !a.Final {
-			sh.out.notice(reconnectNotice(a, lastEventID))
+			d.out.notice(reconnectNotice(a, lastEventID))
 			return 0, false
 		}
 		var se *sse.StatusError
 		if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
-			sh.out.notice("server ended the stream (204 No Content)")
+			d.out.notice("server ended the stream (204 No Content)")
 			return exitOK, true
 		}
 		msg := describe(a.Err)
-		if sh.budget != nil {
-			msg += sh.budget.gaveUp()
+		if d.budget != nil {
+			msg += d.budget.gaveUp()
 		}
 		if a.Err == nil {
-			sh.out.notice(msg)
+			d.out.notice(msg)
 			return exitOK, true
 		}
-		fmt.Fprintf(sh.stderr, "ssecat: %s\n", msg)
+		fmt.Fprintf(d.stderr, "ssecat: %s\n", msg)
 		return exitFailed, true
 	}
 	return 0, false
@@ -452,7 +453,8 @@ Demo:
 Exit status: 0 when the server ended the stream for good (204 No Content,
 or an end --max-retries does not retry), --count was reached or on Ctrl-C;
 1 when the server rejected the stream or the retries ran out; 2 for a
-usage error.
+usage error. When the reader of its output goes away (ssecat URL | head),
+ssecat is killed by SIGPIPE, as cat is, even while the stream is quiet.
 `
 
 // newFlagSet defines the flags, which fill cfg. Their help is in usage.

@@ -144,7 +144,7 @@ func retryNote(value string, cut int) string {
 		return "ignored: too large"
 	}
 	if ms > uint64(1<<63-1)/uint64(time.Millisecond) {
-		return "reconnection time: longer than Go can wait"
+		return "reconnection time: the longest a Go duration holds"
 	}
 	return "reconnection time " + (time.Duration(ms) * time.Millisecond).String()
 }

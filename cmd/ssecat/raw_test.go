@@ -68,7 +68,7 @@ func TestLineSplitter(t *testing.T) {
 			{text: "retry: 5s", note: "ignored: not all ASCII digits"},
 			{text: "retry:", note: "ignored: not all ASCII digits"},
 			{text: "retry: 99999999999999999999", note: "ignored: too large"},
-			{text: "retry: 9999999999999999999", note: "reconnection time: longer than Go can wait"},
+			{text: "retry: 9999999999999999999", note: "reconnection time: the longest a Go duration holds"},
 		}, ""},
 		{"long line", "data: " + long + "\n", []rawLine{{text: ("data: " + long)[:maxRawLine], cut: 16}}, ""},
 	}
