@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/pem"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/ssekit/sse/ssetest"
@@ -47,13 +45,9 @@ func TestNoticesOnStderr(t *testing.T) {
 // worded as the other connection failures are, not as Go errors.
 func TestConnectionLostWording(t *testing.T) {
 	t.Run("HTTP/2 stream reset", func(t *testing.T) {
-		srv := httptest.NewUnstartedServer(ssetest.Sequence(
+		srv, caFile := serveTLS(t, ssetest.Sequence(
 			ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n"), ssetest.Drop()}},
-		))
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-		defer srv.Close()
-		caFile := writeFile(t, t.TempDir(), "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+		), true)
 		r := runCommand(t, command(t, "--json", "--max-retries", "0", "--cacert", caFile, srv.URL))
 		if want := "ssecat: connection lost (HTTP/2 stream reset, INTERNAL_ERROR)\n"; r.code != 1 || r.stderr != want {
 			t.Errorf("exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/pem"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -130,11 +128,7 @@ func TestRawView(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(ssetest.Sequence(tt.resp))
-			srv.EnableHTTP2 = tt.http2
-			srv.StartTLS()
-			defer srv.Close()
-			caFile := writeFile(t, t.TempDir(), "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+			srv, caFile := serveTLS(t, ssetest.Sequence(tt.resp), tt.http2)
 			r := runCommand(t, command(t, "--raw", "--max-retries", "0", "--cacert", caFile, srv.URL))
 			wantErr := "ssecat: connection lost (unexpected EOF)\n"
 			if tt.http2 {
