@@ -78,9 +78,6 @@ func runDemo(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	if len(cfg.events) == 0 {
 		cfg.comments = true // the heartbeats are part of the show
 	}
-	if !cfg.retriesSet {
-		cfg.maxRetries = -1 // the server says when to stop, with a 204
-	}
 	out.notice("demo feed at " + cfg.url)
 	return consume(ctx, cfg, body, out, stderr)
 }

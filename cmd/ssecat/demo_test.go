@@ -96,13 +96,11 @@ func TestDemoPretty(t *testing.T) {
 		dim = "\x1b[2m"
 		end = "\x1b[0m"
 	)
-	want := dim + "-- demo feed at URL" + end + "\n" +
-		typ + "status" + end + " " + id + "#1" + end + ` {"market":"open","session":"2026-11-23"}` + "\n" +
+	want := typ + "status" + end + " " + id + "#1" + end + ` {"market":"open","session":"2026-11-23"}` + "\n" +
 		typ + "price" + end + " " + id + "#2" + end + ` {"symbol":"ACME","price":101.25}` + "\n" +
 		dim + ": heartbeat" + end + "\n" +
 		typ + "price" + end + " " + id + "#3" + end + ` {"symbol":"GLOBEX","price":54.10}` + "\n" +
 		typ + "trade" + end + " " + id + "#4" + end + ` {"symbol":"ACME","qty":300,"price":101.30}` + "\n" +
-		dim + "-- connection lost (unexpected EOF); reconnecting in D, resuming after id 4" + end + "\n" +
 		dim + ": resuming after id 4" + end + "\n" +
 		typ + "price" + end + " " + id + "#5" + end + ` {"symbol":"ACME","price":101.40}` + "\n" +
 		typ + "notice" + end + " " + id + "#6" + end + "\n" +
@@ -111,17 +109,20 @@ func TestDemoPretty(t *testing.T) {
 		dim + ": heartbeat" + end + "\n" +
 		typ + "trade" + end + " " + id + "#7" + end + ` {"symbol":"INITECH","qty":1200,"price":12.05}` + "\n" +
 		typ + "price" + end + " " + id + "#8" + end + ` {"symbol":"GLOBEX","price":53.95}` + "\n" +
-		dim + "-- connection lost (unexpected EOF); reconnecting in D, resuming after id 8" + end + "\n" +
 		dim + ": resuming after id 8" + end + "\n" +
 		typ + "price" + end + " " + id + "#9" + end + ` {"symbol":"INITECH","price":12.20}` + "\n" +
 		typ + "message" + end + " ACME volume passed one million shares\n" +
 		dim + ": heartbeat" + end + "\n" +
 		typ + "trade" + end + " " + id + "#10" + end + ` {"symbol":"GLOBEX","qty":50,"price":54.00}` + "\n" +
-		typ + "status" + end + " " + id + "#11" + end + ` {"market":"closed"}` + "\n" +
+		typ + "status" + end + " " + id + "#11" + end + ` {"market":"closed"}` + "\n"
+	// The notices go to standard error, in the same style.
+	wantErr := dim + "-- demo feed at URL" + end + "\n" +
+		dim + "-- connection lost (unexpected EOF); reconnecting in D, resuming after id 4" + end + "\n" +
+		dim + "-- connection lost (unexpected EOF); reconnecting in D, resuming after id 8" + end + "\n" +
 		dim + "-- stream ended by the server; reconnecting in D, resuming after id 11" + end + "\n" +
 		dim + "-- server ended the stream (204 No Content)" + end + "\n"
-	if got := normalize(r.stdout); r.code != 0 || got != want || r.stderr != "" {
-		t.Errorf("exit %d, stderr %q, stdout:\n%q\nwant exit 0, no stderr, stdout:\n%q", r.code, r.stderr, got, want)
+	if got := normalize(r.stderr); r.code != 0 || r.stdout != want || got != wantErr {
+		t.Errorf("exit %d, stdout:\n%q\nstderr:\n%q\nwant exit 0, stdout:\n%q\nstderr:\n%q", r.code, r.stdout, got, want, wantErr)
 	}
 }
 

@@ -7,9 +7,12 @@
 //	ssecat [flags] URL
 //	ssecat -demo [flags]
 //
-// Run ssecat -h for the flags. The exit code is 0 when the stream ended (the
-// server closed it, --count was reached, or Ctrl-C), 1 when it failed and
-// the error strategy (--max-retries) gave up, and 2 for a usage error.
+// Run ssecat -h for the flags. The exit code is 0 when the stream is over
+// (the server answered 204 No Content, or ended the stream and the error
+// strategy did not reconnect; --count was reached; or Ctrl-C), 1 when the
+// server rejected the stream or the retries ran out, and 2 for a usage
+// error. When the reader of its output goes away, it is killed by SIGPIPE,
+// as cat is.
 //
 // ssecat -demo starts a small SSE server on a loopback port and reads it the
 // same way: a feed of typed JSON events with heartbeat comments, a retry
@@ -35,14 +38,15 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"golang.org/x/term"
 
 	"github.com/ssekit/sse"
 )
 
 // Exit codes.
 const (
-	exitOK     = 0 // the stream ended, --count was reached, or Ctrl-C
-	exitFailed = 1 // the stream failed and the error strategy gave up
+	exitOK     = 0 // the stream is over, --count was reached, or Ctrl-C
+	exitFailed = 1 // the server rejected the stream, or the retries ran out
 	exitUsage  = 2 // bad flags or URL
 )
 
@@ -65,13 +69,19 @@ type config struct {
 	readTimeout  time.Duration
 	maxRetries   int
 	retriesSet   bool // --max-retries was given
+	maxDelay     time.Duration
 	initialDelay time.Duration
 	json         bool
 	pretty       bool
 	verbose      bool
 	trace        bool
+	raw          bool
 	count        int
 	demo         bool
+	caCert       string // --cacert
+	insecure     bool   // -k, --insecure
+	cert, key    string // --cert, --key
+	state        string // --state
 }
 
 // run is the whole program; main only adds the signals and the exit.
@@ -91,17 +101,48 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	human := cfg.pretty || (!cfg.json && isTerminal(stdout))
+	color := os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 	var out printer
-	if human {
-		out = newHumanPrinter(stdout, os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb")
-	} else {
+	switch {
+	case cfg.raw: // a view for people, even when piped; in colour only where the human layout is
+		out = rawPrinter{newHumanPrinter(stdout, stderr, color && human)}
+	case human:
+		out = newHumanPrinter(stdout, stderr, color)
+	default:
 		out = newJSONPrinter(stdout, stderr)
 	}
 
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopWatch := watchOutput(stdout, func() { cancel(errOutputGone) })
+	defer stopWatch()
 	if cfg.demo {
-		return runDemo(ctx, cfg, body, out, stderr)
+		code = runDemo(ctx, cfg, body, out, stderr)
+	} else {
+		code = consume(ctx, cfg, body, out, stderr)
 	}
-	return consume(ctx, cfg, body, out, stderr)
+	if errors.Is(context.Cause(ctx), errOutputGone) {
+		return outputGone(stdout, stderr)
+	}
+	return code
+}
+
+// errOutputGone stops the stream when nothing reads the output any more.
+var errOutputGone = errors.New("output closed by its reader")
+
+// outputGone ends the program as its next write would have, once the
+// reader of its output went away during a quiet stream: like cat, ssecat is
+// then killed by SIGPIPE (status 141 in a shell), which the Go runtime
+// raises for a failed write to standard output. The byte it writes can
+// reach no one. Where SIGPIPE is ignored, the write fails and the exit
+// status is 1, as for any failed write.
+func outputGone(stdout, stderr io.Writer) int {
+	_, err := io.WriteString(stdout, "\n")
+	if err == nil {
+		err = errOutputGone
+	}
+	fmt.Fprintf(stderr, "ssecat: writing output: %v\n", err)
+	return exitFailed
 }
 
 // consume reads cfg.url and prints what happens on it until the stream
@@ -111,16 +152,42 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		fmt.Fprintf(stderr, "ssecat: %v\n", err)
 		return exitUsage
 	}
-
+	state, err := loadState(cfg.state)
+	if err != nil {
+		fmt.Fprintf(stderr, "ssecat: %v\n", err)
+		return exitUsage
+	}
+	if id := state.lastEventID(); id != "" {
+		cfg.lastEventID = id
+	}
+	tlsConf, err := tlsConfig(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ssecat: %v\n", err)
+		return exitUsage
+	}
+	if cfg.insecure {
+		fmt.Fprintln(stderr, "ssecat: warning: -k: the server's certificate is not verified")
+	}
 	// A transport of our own, so that nothing stays connected once run returns.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
+	if tlsConf != nil {
+		tr.TLSClientConfig = tlsConf // HTTP/2 still applies: the clone forces the attempt
+	}
+	var rt http.RoundTripper = tr
+	var view *lineView
+	if rp, ok := out.(rawPrinter); ok {
+		view = &lineView{p: rp.humanPrinter}
+		rt = &teeTransport{base: tr, view: view}
+	}
+	errStrategy, budget := strategy(cfg)
 	opts := []sse.Option{
-		sse.WithHTTPClient(&http.Client{Transport: tr}),
+		sse.WithHTTPClient(&http.Client{Transport: rt}),
 		sse.WithMethod(cfg.method),
 		sse.WithInitialDelay(cfg.initialDelay),
 		sse.WithReadTimeout(cfg.readTimeout),
-		sse.WithErrorStrategy(strategy(cfg.maxRetries)),
+		sse.WithMaxDelay(cfg.maxDelay),
+		sse.WithErrorStrategy(errStrategy),
 	}
 	for _, h := range cfg.headers {
 		opts = append(opts, sse.WithHeader(h.name, h.value))
@@ -163,56 +230,87 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		for range s.All(ctx) {
 		}
 	}()
+	defer view.stop() // before that last range, which may still read
 
+	d := newDisplay(cfg, out, stderr, budget)
+	for a := range s.All(ctx) {
+		view.before(a)
+		code, over := d.act(a, s.LastEventID())
+		if out.err() != nil {
+			break // the ID of an event that was not written is not saved
+		}
+		// Saved once the action is written: a kill before this line repeats
+		// the event, one after it does not, and none is lost.
+		if err := state.save(s.LastEventID()); err != nil {
+			fmt.Fprintf(stderr, "ssecat: %v\n", err)
+			return exitFailed
+		}
+		if over {
+			return finish(out, stderr, code)
+		}
+	}
+	return finish(out, stderr, exitOK) // ctx is done (Ctrl-C), or output failed
+}
+
+// display prints the actions of a stream as the flags ask, and says when
+// the program is over.
+type display struct {
+	cfg     *config
+	out     printer
+	stderr  io.Writer
+	want    map[string]bool // --event; empty for all types
+	budget  *attemptBudget  // nil without --max-retries
+	printed int
+}
+
+func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudget) *display {
 	want := make(map[string]bool, len(cfg.events))
 	for _, t := range cfg.events {
 		want[t] = true
 	}
-	printed, failures := 0, 0
-	for a := range s.All(ctx) {
-		switch a := a.(type) {
-		case sse.Start:
-			failures = 0
-		case sse.Event:
-			if len(want) > 0 && !want[a.Type] {
-				continue
-			}
-			out.event(a, time.Now())
-			printed++
-			if cfg.count > 0 && printed >= cfg.count {
-				return finish(out, stderr, exitOK)
-			}
-		case sse.Comment:
-			if cfg.comments {
-				out.comment(a, time.Now())
-			}
-		case sse.Fault:
-			failures++
-			if !a.Final {
-				out.notice(reconnectNotice(a, s.LastEventID()))
-				continue
-			}
-			var se *sse.StatusError
-			switch {
-			case a.Err == nil:
-				out.notice(describe(nil))
-				return finish(out, stderr, exitOK)
-			case errors.As(a.Err, &se) && se.Code == http.StatusNoContent:
-				out.notice("server ended the stream (204 No Content)")
-				return finish(out, stderr, exitOK)
-			}
-			msg := describe(a.Err)
-			if failures > 1 {
-				msg += fmt.Sprintf(" (gave up after %d retries)", failures-1)
-			}
-			fmt.Fprintf(stderr, "ssecat: %s\n", msg)
-			return exitFailed
+	return &display{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget}
+}
+
+// act prints a, given the stream's last event ID once a happened. over
+// reports that the program ends, with code.
+func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
+	switch a := a.(type) {
+	case sse.Event:
+		if d.budget != nil {
+			d.budget.delivered() // filtered or not: the server did deliver
 		}
-		if out.err() != nil {
-			break
+		if len(d.want) > 0 && !d.want[a.Type] {
+			return 0, false
 		}
+		d.out.event(a, time.Now())
+		d.printed++
+		return exitOK, d.cfg.count > 0 && d.printed >= d.cfg.count
+	case sse.Comment:
+		if d.cfg.comments {
+			d.out.comment(a, time.Now())
+		}
+	case sse.Fault:
+		if !a.Final {
+			d.out.notice(reconnectNotice(a, lastEventID))
+			return 0, false
+		}
+		var se *sse.StatusError
+		if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
+			d.out.notice("server ended the stream (204 No Content)")
+			return exitOK, true
+		}
+		msg := describe(a.Err)
+		if d.budget != nil {
+			msg += d.budget.gaveUp()
+		}
+		if a.Err == nil {
+			d.out.notice(msg)
+			return exitOK, true
+		}
+		fmt.Fprintf(d.stderr, "ssecat: %s\n", msg)
+		return exitFailed, true
 	}
-	return finish(out, stderr, exitOK) // ctx is done (Ctrl-C), or output failed
+	return 0, false
 }
 
 // finish reports a failed write to the output, which turns code into a
@@ -223,18 +321,6 @@ func finish(out printer, stderr io.Writer, code int) int {
 		return exitFailed
 	}
 	return code
-}
-
-// strategy maps --max-retries to an error strategy: 0 stops at the first
-// failure (the library's default), a negative number never gives up.
-func strategy(maxRetries int) sse.ErrorStrategy {
-	switch {
-	case maxRetries < 0:
-		return sse.AlwaysContinue()
-	case maxRetries == 0:
-		return sse.AlwaysFail()
-	}
-	return sse.ContinueWithMaxAttempts(maxRetries)
 }
 
 // reconnectNotice is the one line shown for a connection that will be
@@ -293,15 +379,11 @@ func readBody(arg string, stdin io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// isTerminal reports whether w is a terminal (a character device), without
-// any dependency beyond os.
+// isTerminal reports whether w is a terminal. Any character device is not
+// enough: /dev/null is one too.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // usage is the help text; TestHelpListsEveryFlag keeps it in step with the
@@ -317,12 +399,36 @@ Request:
   -X METHOD            HTTP method (default GET, or POST with -d)
   -d BODY              request body; @file reads a file, @- standard input
   --last-event-id ID   resume after this event ID (sent as Last-Event-ID)
+  --state FILE         keep the last event ID in FILE, and resume after the
+                       one it holds at start. The ID is saved (atomically:
+                       a temporary file, fsync, rename) right after each event
+                       is written to standard output, so a run killed at any
+                       moment, even by SIGKILL, and started again with FILE
+                       misses no event and repeats at most the last one it
+                       printed. This holds for events that carry an id: those
+                       without one, after the last id, are replayed by the
+                       server and printed again.
 
-Reconnection:
-  --max-retries N      reconnect after up to N consecutive failures;
-                       0 stops at the first one, -1 never gives up (default 0)
+TLS:
+  --cacert FILE        trust only the CA certificates in FILE (PEM), instead
+                       of the system's
+  -k, --insecure       do not verify the server's certificate (a warning is
+                       printed on standard error)
+  --cert FILE          client certificate (PEM); FILE may hold its key too
+  --key FILE           the client certificate's private key (PEM)
+
+Reconnection: by default, as a browser does, ssecat reconnects for ever
+after a dropped connection, a network error or the end of the stream, and
+stops when the server answers an HTTP error status, 204 No Content, or a
+content type other than text/event-stream.
+  --max-retries N      reconnect after any failure, HTTP errors included, but
+                       give up once N reconnections in a row have delivered
+                       no event (a connection that delivers one starts the
+                       count again); 0 stops at the first failure or end,
+                       -1 never gives up
   --initial-delay D    delay before the first reconnection, doubled on each
                        failure; the server's retry field replaces it (default 1s)
+  --max-delay D        cap on the doubled delay; 0 for none (default 30s)
   --read-timeout D     fail a connection that is silent for D (default: none)
 
 Output:
@@ -333,14 +439,22 @@ Output:
                        event with type, data, id, last_event_id and time
   --pretty             print for a person even when not on a terminal
                        (colours unless NO_COLOR is set)
+  --raw                a view for debugging servers: each line of the stream
+                       as received ("< "), with what the parser makes of it
+                       in parentheses (retry fields, ignored fields, blocks
+                       that dispatch nothing), and each event dispatched,
+                       marked "= ", after the blank line that ended it
   -v                   debug logs on standard error
   --trace              connection spans on standard error (OpenTelemetry)
 
 Demo:
   -demo                read a feed from an embedded server on 127.0.0.1
 
-Exit status: 0 when the stream ended, --count was reached or on Ctrl-C;
-1 when the stream failed and the retries ran out; 2 for a usage error.
+Exit status: 0 when the server ended the stream for good (204 No Content,
+or an end --max-retries does not retry), --count was reached or on Ctrl-C;
+1 when the server rejected the stream or the retries ran out; 2 for a
+usage error. When the reader of its output goes away (ssecat URL | head),
+ssecat is killed by SIGPIPE, as cat is, even while the stream is quiet.
 `
 
 // newFlagSet defines the flags, which fill cfg. Their help is in usage.
@@ -356,12 +470,20 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 0, "")
 	fs.IntVar(&cfg.maxRetries, "max-retries", 0, "")
 	fs.DurationVar(&cfg.initialDelay, "initial-delay", time.Second, "")
+	fs.DurationVar(&cfg.maxDelay, "max-delay", 30*time.Second, "")
 	fs.BoolVar(&cfg.json, "json", false, "")
 	fs.BoolVar(&cfg.pretty, "pretty", false, "")
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.trace, "trace", false, "")
+	fs.BoolVar(&cfg.raw, "raw", false, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
+	fs.StringVar(&cfg.caCert, "cacert", "", "")
+	fs.BoolVar(&cfg.insecure, "k", false, "")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "")
+	fs.StringVar(&cfg.cert, "cert", "", "")
+	fs.StringVar(&cfg.key, "key", "", "")
+	fs.StringVar(&cfg.state, "state", "", "")
 	return fs
 }
 
@@ -405,10 +527,16 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cfg *config, code int, 
 	switch {
 	case cfg.json && cfg.pretty:
 		return usageError("--json and --pretty exclude each other")
+	case cfg.json && cfg.raw:
+		return usageError("--json and --raw exclude each other")
 	case cfg.count < 0:
 		return usageError("--count must not be negative")
-	case cfg.readTimeout < 0 || cfg.initialDelay < 0:
+	case cfg.readTimeout < 0 || cfg.initialDelay < 0 || cfg.maxDelay < 0:
 		return usageError("durations must not be negative")
+	case cfg.key != "" && cfg.cert == "":
+		return usageError("--key needs --cert")
+	case cfg.state != "" && cfg.lastEventID != "":
+		return usageError("--state and --last-event-id exclude each other")
 	}
 	if cfg.method == "" {
 		cfg.method = http.MethodGet

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"os"
 	"regexp"
@@ -28,7 +31,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { removeBuild() }))
 }
 
 // result is what one run of the command produced.
@@ -118,7 +121,7 @@ const sampleStream = "retry: 5000\n: hello\n\n" +
 func TestJSONOutput(t *testing.T) {
 	srv := serve(t, sampleStream)
 	since := time.Now()
-	r := runCmd(t, "", srv.URL)
+	r := runCmd(t, "", "--max-retries", "0", srv.URL)
 	if r.code != 0 {
 		t.Fatalf("exit %d; want 0 (stderr %q)", r.code, r.stderr)
 	}
@@ -142,7 +145,7 @@ func TestJSONOutput(t *testing.T) {
 
 func TestJSONComments(t *testing.T) {
 	srv := serve(t, ": ping\n\ndata: x\n\n")
-	r := runCmd(t, "", "--comments", "--json", srv.URL)
+	r := runCmd(t, "", "--comments", "--json", "--max-retries", "0", srv.URL)
 	want := `{"comment":" ping","time":T}
 {"type":"message","data":"x","id":"","last_event_id":"","time":T}
 `
@@ -156,27 +159,27 @@ func TestPrettyOutput(t *testing.T) {
 	t.Run("color", func(t *testing.T) {
 		t.Setenv("NO_COLOR", "")
 		t.Setenv("TERM", "xterm-256color")
-		r := runCmd(t, "", "--pretty", "--comments", srv.URL)
+		r := runCmd(t, "", "--pretty", "--comments", "--max-retries", "0", srv.URL)
 		want := "\x1b[2m: hello\x1b[0m\n" +
 			"\x1b[1;36mgreeting\x1b[0m \x1b[33m#1\x1b[0m hi\n" +
 			"\x1b[1;36mmessage\x1b[0m\n  line one\n  line two\n" +
 			"\x1b[1;36mprice\x1b[0m \x1b[33m#7\x1b[0m {\"px\":1,\"note\":\"<b>&</b>\"}\n" +
-			"\x1b[1;36mevil\\x1b[2J\x1b[0m red \\x1b[31malert\\x07\n" +
-			"\x1b[2m-- stream ended by the server\x1b[0m\n"
-		if r.code != 0 || r.stdout != want || r.stderr != "" {
-			t.Errorf("exit %d, stdout:\n%q\nstderr %q\nwant exit 0, no stderr, stdout:\n%q", r.code, r.stdout, r.stderr, want)
+			"\x1b[1;36mevil\\x1b[2J\x1b[0m red \\x1b[31malert\\x07\n"
+		wantErr := "\x1b[2m-- stream ended by the server\x1b[0m\n"
+		if r.code != 0 || r.stdout != want || r.stderr != wantErr {
+			t.Errorf("exit %d, stdout:\n%q\nstderr %q\nwant exit 0, stdout:\n%q\nstderr %q", r.code, r.stdout, r.stderr, want, wantErr)
 		}
 	})
 	t.Run("NO_COLOR", func(t *testing.T) {
 		t.Setenv("NO_COLOR", "1")
-		r := runCmd(t, "", "--pretty", srv.URL)
+		r := runCmd(t, "", "--pretty", "--max-retries", "0", srv.URL)
 		want := "greeting #1 hi\n" +
 			"message\n  line one\n  line two\n" +
 			"price #7 {\"px\":1,\"note\":\"<b>&</b>\"}\n" +
-			"evil\\x1b[2J red \\x1b[31malert\\x07\n" +
-			"-- stream ended by the server\n"
-		if r.code != 0 || r.stdout != want {
-			t.Errorf("exit %d, stdout:\n%s\nwant exit 0 and:\n%s", r.code, r.stdout, want)
+			"evil\\x1b[2J red \\x1b[31malert\\x07\n"
+		wantErr := "-- stream ended by the server\n"
+		if r.code != 0 || r.stdout != want || r.stderr != wantErr {
+			t.Errorf("exit %d, stdout:\n%s\nstderr %q\nwant exit 0, stdout:\n%s\nstderr %q", r.code, r.stdout, r.stderr, want, wantErr)
 		}
 	})
 }
@@ -216,13 +219,13 @@ func TestErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"refused", []string{"http://" + refused + "/"}, 1,
+		{"refused", []string{"--max-retries", "0", "http://" + refused + "/"}, 1,
 			"ssecat: cannot connect to " + refused + ": connection refused\n"},
 		{"not found", []string{notFound.URL}, 1, "ssecat: server answered 404 Not Found\n"},
 		{"content type", []string{html.URL}, 1,
 			"ssecat: server sent content type \"text/html; charset=utf-8\", want text/event-stream\n"},
 		{"204 stops", []string{noContent.URL}, 0, "ssecat: server ended the stream (204 No Content)\n"},
-		{"read timeout", []string{"--read-timeout", "50ms", silent.URL}, 1,
+		{"read timeout", []string{"--max-retries", "0", "--read-timeout", "50ms", silent.URL}, 1,
 			"ssecat: no data received for 50ms (read timeout)\n"},
 		{"scheme", []string{"ftp://example.com/"}, 2,
 			"ssecat: bad URL \"ftp://example.com/\": want an http:// or https:// URL\n"},
@@ -326,13 +329,13 @@ func TestReconnect(t *testing.T) {
 		srv := resumingServer(t, conns)
 		r := runCmd(t, "", "--pretty", "--max-retries", "-1", "--initial-delay", "1ms", srv.URL)
 		want := "message #1 a\n" +
-			"-- stream ended by the server; reconnecting in D, resuming after id 1\n" +
 			"message b\n" +
-			"x #2 c\n" +
+			"x #2 c\n"
+		wantErr := "-- stream ended by the server; reconnecting in D, resuming after id 1\n" +
 			"-- stream ended by the server; reconnecting in D, resuming after id 2\n" +
 			"-- server ended the stream (204 No Content)\n"
-		if got := delays.ReplaceAllString(r.stdout, "reconnecting in D"); r.code != 0 || got != want || r.stderr != "" {
-			t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant exit 0 and:\n%s", r.code, r.stderr, got, want)
+		if got := delays.ReplaceAllString(r.stderr, "reconnecting in D"); r.code != 0 || r.stdout != want || got != wantErr {
+			t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, got, want, wantErr)
 		}
 	})
 }
@@ -537,13 +540,15 @@ func TestHelp(t *testing.T) {
 	if r.code != 0 || r.stdout != usage || r.stderr != "" {
 		t.Errorf("ssecat -h: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", r.code, r.stdout, r.stderr)
 	}
-	// Every flag is explained in the usage text.
+	// Every flag is explained in the usage text, at the start of a line or
+	// as the second name of one ("-k, --insecure").
 	newFlagSet(&config{}).VisitAll(func(f *flag.Flag) {
 		dashes := "--"
 		if len(f.Name) == 1 || f.Name == "demo" {
 			dashes = "-"
 		}
-		if !strings.Contains(usage, fmt.Sprintf("\n  %s%s ", dashes, f.Name)) {
+		explained := regexp.MustCompile(`(?m)^  (-[a-z-]+, )?` + regexp.QuoteMeta(dashes+f.Name) + `[ ,]`)
+		if !explained.MatchString(usage) {
 			t.Errorf("usage does not explain %s%s", dashes, f.Name)
 		}
 	})
@@ -567,6 +572,15 @@ func TestDescribe(t *testing.T) {
 		{&sse.TooLargeError{Limit: 16}, "line or event larger than 16 bytes"},
 		{wrap(&sse.RedirectError{Limit: 10, URL: "http://h/loop"}), "more than 10 redirects (last to http://h/loop)"},
 		{wrap(errors.New("tls: failed to verify certificate")), "tls: failed to verify certificate"},
+		{wrap(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}),
+			"cannot verify the server's certificate: x509: certificate signed by unknown authority (--cacert FILE trusts its CA, -k skips the check)"},
+		{wrap(&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}),
+			"the server refused the TLS connection: tls: certificate required"},
+		{wrap(h2StreamError{StreamID: 3, Code: 0x63}), "connection lost (HTTP/2 stream reset, error code 0x63)"},
+		{wrap(textproto.ProtocolError(`malformed MIME header: missing colon: "` + strings.Repeat("\x1b", 50) + `"`)),
+			`response head cut off or malformed (header line "` + strings.Repeat(`\x1b`, 40) + `..." has no colon)`},
+		{wrap(textproto.ProtocolError(`malformed MIME header initial line: "x"`)),
+			`response head cut off or malformed (malformed MIME header initial line: "x")`},
 	}
 	for _, tt := range tests {
 		if got := describe(tt.err); got != tt.want {

@@ -15,7 +15,7 @@ import (
 type printer interface {
 	event(ev sse.Event, at time.Time)
 	comment(c sse.Comment, at time.Time)
-	notice(msg string) // reconnections and the end of the stream
+	notice(msg string) // reconnections and the end of the stream, on standard error
 	err() error
 }
 
@@ -34,15 +34,18 @@ const (
 //	  first line
 //	  second line
 //	: heartbeat
+//
+// and notices, on standard error:
+//
 //	-- connection lost (unexpected EOF); reconnecting in 300ms
 type humanPrinter struct {
-	w     io.Writer
-	color bool
-	werr  error
+	w, stderr io.Writer
+	color     bool
+	werr      error
 }
 
-func newHumanPrinter(w io.Writer, color bool) *humanPrinter {
-	return &humanPrinter{w: w, color: color}
+func newHumanPrinter(w, stderr io.Writer, color bool) *humanPrinter {
+	return &humanPrinter{w: w, stderr: stderr, color: color}
 }
 
 func (p *humanPrinter) style(b *strings.Builder, style, text string) {
@@ -55,8 +58,19 @@ func (p *humanPrinter) style(b *strings.Builder, style, text string) {
 	b.WriteString(text)
 }
 
-func (p *humanPrinter) event(ev sse.Event, _ time.Time) {
+// dim returns text in the dim style.
+func (p *humanPrinter) dim(text string) string {
 	var b strings.Builder
+	p.style(&b, styleDim, text)
+	return b.String()
+}
+
+func (p *humanPrinter) event(ev sse.Event, _ time.Time) { p.write(p.eventText("", ev)) }
+
+// eventText lays out ev after mark.
+func (p *humanPrinter) eventText(mark string, ev sse.Event) string {
+	var b strings.Builder
+	b.WriteString(mark)
 	p.style(&b, styleType, sanitize(ev.Type))
 	if ev.ID != "" {
 		b.WriteByte(' ')
@@ -77,7 +91,7 @@ func (p *humanPrinter) event(ev sse.Event, _ time.Time) {
 			b.WriteByte('\n')
 		}
 	}
-	p.write(b.String())
+	return b.String()
 }
 
 func (p *humanPrinter) comment(c sse.Comment, _ time.Time) {
@@ -91,7 +105,7 @@ func (p *humanPrinter) notice(msg string) {
 	var b strings.Builder
 	p.style(&b, styleDim, "-- "+msg)
 	b.WriteByte('\n')
-	p.write(b.String())
+	io.WriteString(p.stderr, b.String()) // like the final error; its failure is not the output's
 }
 
 func (p *humanPrinter) write(s string) {

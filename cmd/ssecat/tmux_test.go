@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,23 +12,16 @@ import (
 
 // TestTerminalInTmux runs the built program in a real terminal, a tmux
 // pane, and checks that it notices the terminal by itself: the human layout,
-// in colour. It is skipped when tmux or the go command is missing.
+// in colour. It is skipped when tmux is missing.
 func TestTerminalInTmux(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the program; skipped with -short")
+		t.Skip("drives a tmux server; skipped with -short")
 	}
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Skip("tmux is not installed")
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not in PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "ssecat")
-	if out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	srv := endlessServer(t, "event: greeting\nid: 1\ndata: hello\n\ndata: two\ndata: lines\n\n")
 
 	// A private tmux server, started with our environment minus NO_COLOR.
