@@ -141,7 +141,10 @@ type ErrorStrategy func(err error, failures int, elapsed time.Duration) bool
 // browsers' EventSource and the reference Python client behave. It is the
 // default.
 func ContinueUnlessRejected() ErrorStrategy {
-	return func(err error, _ int, _ time.Duration) bool { return classify(err).kind != endRejected }
+	return func(err error, _ int, _ time.Duration) bool {
+		k := classify(err).kind
+		return k != endRejected && k != endServerStop
+	}
 }
 
 // AlwaysFail stops the stream at its first failure, or when the server ends

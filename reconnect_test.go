@@ -1,14 +1,47 @@
 package sse
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 )
+
+// The default strategy retries what a browser retries: drops, refusals,
+// timeouts and orderly ends; a response that is no event stream stops it.
+func TestContinueUnlessRejected(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, true}, // an orderly end
+		{io.ErrUnexpectedEOF, true},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
+		{&TimeoutError{After: time.Second}, true},
+		{fmt.Errorf("wrapped: %w", &StatusError{Code: 503}), false},
+		{&StatusError{Code: 404}, false},
+		{&StatusError{Code: 204}, false},
+		{&ContentTypeError{ContentType: "text/html"}, false},
+		{&ContentEncodingError{Encoding: "br"}, false},
+		{&TooLargeError{Limit: 1}, true},
+		{&RedirectError{Limit: 10}, true},
+		{&PanicError{Value: "boom", Func: "source"}, true},
+	}
+	strategy := ContinueUnlessRejected()
+	for _, tt := range tests {
+		if got := strategy(tt.err, 1, 0); got != tt.want {
+			t.Errorf("ContinueUnlessRejected()(%v) = %v; want %v", tt.err, got, tt.want)
+		}
+	}
+}
 
 func TestErrorStrategyFuncs(t *testing.T) {
 	tests := []struct {

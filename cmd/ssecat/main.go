@@ -276,9 +276,6 @@ func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudge
 func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
 	switch a := a.(type) {
 	case sse.Event:
-		if d.budget != nil {
-			d.budget.delivered() // filtered or not: the server did deliver
-		}
 		if len(d.want) > 0 && !d.want[a.Type] {
 			return 0, false
 		}

@@ -2,42 +2,15 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ssekit/sse"
 	"github.com/ssekit/sse/ssetest"
 )
-
-func TestContinueUnlessRejected(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{nil, true}, // an orderly end
-		{io.ErrUnexpectedEOF, true},
-		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
-		{&sse.TimeoutError{After: time.Second}, true},
-		{fmt.Errorf("wrapped: %w", &sse.StatusError{Code: 503}), false},
-		{&sse.StatusError{Code: 404}, false},
-		{&sse.StatusError{Code: 204}, false},
-		{&sse.ContentTypeError{ContentType: "text/html"}, false},
-	}
-	strategy := continueUnlessRejected()
-	for _, tt := range tests {
-		if got := strategy(tt.err, 1, 0); got != tt.want {
-			t.Errorf("continueUnlessRejected()(%v) = %v; want %v", tt.err, got, tt.want)
-		}
-	}
-}
 
 // By default ssecat reconnects after drops and ends of the stream, and
 // stops when the server rejects the stream.
@@ -125,12 +98,12 @@ func TestMaxDelay(t *testing.T) {
 
 func TestGaveUp(t *testing.T) {
 	for _, tt := range []struct {
-		fruitless int
-		want      string
+		failures int
+		want     string
 	}{{0, ""}, {1, ""}, {2, " (gave up after 1 retry)"}, {4, " (gave up after 3 retries)"}} {
-		b := &attemptBudget{fruitless: tt.fruitless}
+		b := &attemptBudget{failures: tt.failures}
 		if got := b.gaveUp(); got != tt.want {
-			t.Errorf("after %d connections without events: %q; want %q", tt.fruitless, got, tt.want)
+			t.Errorf("after %d connections without events: %q; want %q", tt.failures, got, tt.want)
 		}
 	}
 }
