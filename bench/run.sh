@@ -37,8 +37,11 @@ else
 fi
 
 go test -c -o "$OUT/bench.test" .
-lib="$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C .. diff --quiet HEAD -- '*.go' 2>/dev/null || lib="$lib+uncommitted"
+# The library's commit is the last one that changed it (bench/ aside): a
+# branch that only touches the benchmarks measures the library it started from.
+lib="$(git -C .. log -1 --format=%h -- . ':(exclude)bench' 2>/dev/null || echo unknown)"
+git -C .. diff --quiet HEAD -- '*.go' ':(exclude)bench' 2>/dev/null || lib="$lib+uncommitted"
+lib="$lib (bench $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown))"
 {
 	echo "# library $lib, $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	for i in $(seq "$COUNT"); do
