@@ -66,6 +66,9 @@ func rateOf(a, b, perRun dist) (rate, bool) {
 
 func (r rate) String() string { return fmt.Sprintf("%.2fx (%.2f..%.2f)", r.med, r.lo, r.hi) }
 
+// inverse turns a ratio of costs into one of speeds.
+func (r rate) inverse() rate { return rate{med: 1 / r.med, lo: 1 / r.hi, hi: 1 / r.lo} }
+
 // atLeast marks a rate against a target it must reach: "ok" when every
 // run reaches it, "median" when only the median does, "MISS" otherwise.
 func (r rate) atLeast(target float64) string {
@@ -146,6 +149,21 @@ func (rs *results) leader(group, shape, unit string, match func(string) bool) (s
 	return name, own, perRun
 }
 
+// byCPU compares impl with the implementation among match that spends the
+// least CPU time per event (by median), as a speed ratio: above 1, impl
+// spends less. Load from other programs stretches wall time, and so MB/s,
+// but hardly CPU time, so this column shows what load did to a run. It
+// returns that implementation's name and the ratio.
+func (rs *results) byCPU(group, shape, impl string, match func(string) bool) (string, string) {
+	const unit = "cpu-ns/event"
+	name, own, perRun := rs.leader(group, shape, unit, match)
+	r, ok := rateOf(rs.dist(group, shape, impl, unit), own, perRun)
+	if !ok {
+		return name, "-"
+	}
+	return name, r.inverse().String()
+}
+
 var levels = []struct{ name, impl string }{
 	{"decoder", "ours-decoder"}, {"stream", "ours-stream"}, {"dispatch", "ours-dispatch"},
 }
@@ -178,8 +196,10 @@ func huge(w io.Writer, rs *results) {
 	fmt.Fprintf(w, "target ratio); a handful of allocations for the event (<= %d beyond the setup of a stream of one\n", handful)
 	fmt.Fprintf(w, "small event, BenchmarkSetup).\n")
 	fmt.Fprintf(w, "fastest peer %s %v; floor-copyvalid %v\n", peer, peerD, floor)
+	cpuPeer, _ := rs.byCPU("Decode", sh, "ours-stream", isPeer)
+	fmt.Fprintf(w, "By CPU time per event (no target; see README): against %s, the peer that spends least.\n", cpuPeer)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "level\tMB/s\tvs fastest peer\tvs floor-copyvalid\tallocs/event\tsetup allocs\tallocs for the event\t")
+	fmt.Fprintln(tw, "level\tMB/s\tvs fastest peer\tvs floor-copyvalid\tallocs/event\tsetup allocs\tallocs for the event\tby CPU vs peer\tby CPU vs floor\t")
 	for _, l := range levels {
 		mbs := rs.dist("Decode", sh, l.impl, "MB/s")
 		if mbs == nil {
@@ -197,9 +217,11 @@ func huge(w io.Writer, rs *results) {
 				event += " MISS"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.1f\t%.1f\t%s\t\n", l.name, mbs,
+		_, cpuVsPeer := rs.byCPU("Decode", sh, l.impl, isPeer)
+		_, cpuVsFloor := rs.byCPU("Decode", sh, l.impl, func(impl string) bool { return impl == "floor-copyvalid" })
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t\n", l.name, mbs,
 			cell(mbs, peerD, peerRun, func(r rate) string { return r.atLeast(2) }),
-			cell(mbs, floor, nil, nil), allocs, median(setup), event)
+			cell(mbs, floor, nil, nil), allocs, median(setup), event, cpuVsPeer, cpuVsFloor)
 	}
 	tw.Flush()
 }
@@ -217,11 +239,12 @@ func multiLine(w io.Writer, rs *results) {
 			}
 			if !printed {
 				fmt.Fprintln(w, "\n32 KiB events of 256 data lines (from memory, MB/s). Target: decoder and stream >= 0.5x floor-readslice.")
-				fmt.Fprintln(tw, "shape\tlevel\tMB/s\tfloor-readslice\tratio\t")
+				fmt.Fprintln(tw, "shape\tlevel\tMB/s\tfloor-readslice\tratio\tby CPU\t")
 				printed = true
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t\n", sh, l.name, mbs, floor,
-				cell(mbs, floor, nil, func(r rate) string { return r.atLeast(0.5) }))
+			_, cpu := rs.byCPU("Decode", sh, l.impl, func(impl string) bool { return impl == "floor-readslice" })
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%s\t\n", sh, l.name, mbs, floor,
+				cell(mbs, floor, nil, func(r rate) string { return r.atLeast(0.5) }), cpu)
 		}
 	}
 	tw.Flush()
@@ -240,12 +263,13 @@ func smallDispatch(w io.Writer, rs *results) {
 		if !printed {
 			fmt.Fprintln(w, "\nDispatcher on small events (from memory, MB/s). Target: >= 2x the fastest full peer client in every")
 			fmt.Fprintln(w, "run (each run's ratio is against that run's fastest client).")
-			fmt.Fprintln(tw, "shape\tdispatch\tfastest client\tMB/s\tratio\t")
+			fmt.Fprintln(tw, "shape\tdispatch\tfastest client\tMB/s\tratio\tleast-CPU client\tby CPU\t")
 			printed = true
 		}
 		client, cd, perRun := rs.leader("Decode", sh, "MB/s", isClient)
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%v\t%s\t\n", sh, ds, client, cd,
-			cell(ds, cd, perRun, func(r rate) string { return r.atLeast(2) }))
+		cpuClient, cpu := rs.byCPU("Decode", sh, "ours-dispatch", isClient)
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%v\t%s\t%s\t%s\t\n", sh, ds, client, cd,
+			cell(ds, cd, perRun, func(r rate) string { return r.atLeast(2) }), cpuClient, cpu)
 	}
 	tw.Flush()
 }
