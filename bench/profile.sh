@@ -11,8 +11,10 @@ impl="${2:-ours-stream}"
 benchtime="${3:-3s}"
 out="${OUT:-/tmp/sse-prof}"
 mkdir -p "$out"
+group="${GROUP:-Decode}"
 name="$shape.$impl"
-bench="${GROUP:-Decode}/shape=$shape\$/impl=$impl\$" # GROUP=Scale, or GROUP=Socket/proto=h2c
+[ "$group" = Decode ] || name="$(echo "$group" | tr '/=' '--').$name" # Socket-proto-h2c.small-lf.ours-stream
+bench="$group/shape=$shape\$/impl=$impl\$" # GROUP=Scale, or GROUP=Socket/proto=h2c
 focus='bench\.(ours|tmax|openai|ld|r3|resty|floor)|sse\.\(\*Dispatcher\)\.run'
 where="inside the adapter"
 generator='bench\.(Shapes|ScaleShapes|SetupShape)$' # the streams are built once, before any timing
