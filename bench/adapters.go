@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	ldes "github.com/launchdarkly/eventsource"
 	"github.com/openai/openai-go/v3/packages/ssestream"
@@ -48,7 +49,7 @@ type Adapter struct {
 // Want returns the result a correct run of a on sh must give.
 func (a *Adapter) Want(sh *Shape) Result {
 	switch {
-	case a.Name == "floor-copy": // counts bytes only
+	case a.Name == "floor-copy" || a.Name == "floor-copyvalid": // count bytes only
 		return Result{DataLen: int64(len(sh.Data))}
 	case a.Level == Floor:
 		return Result{Events: sh.Lines, DataLen: int64(len(sh.Data))}
@@ -72,6 +73,7 @@ func Adapters() []*Adapter {
 		{"floor-indexbyte", Floor, floorIndexByte},
 		{"floor-readslice", Floor, floorReadSlice},
 		{"floor-copy", Floor, floorCopy},
+		{"floor-copyvalid", Floor, floorCopyValid},
 	}
 }
 
@@ -338,4 +340,21 @@ func floorReadSlice(_ context.Context, _ *Shape, r io.ReadCloser) (Result, error
 func floorCopy(_ context.Context, _ *Shape, r io.ReadCloser) (Result, error) {
 	n, err := io.Copy(io.Discard, r)
 	return Result{DataLen: n}, err
+}
+
+// floorCopyValid does the least any client must do with an event it hands
+// out: copy the bytes once into memory of their own and check that they are
+// UTF-8. The buffer is new on every run, as an event the caller keeps is,
+// and sized for the whole stream up front, which no client can know, so
+// that it is copied once and never grown.
+func floorCopyValid(_ context.Context, sh *Shape, r io.ReadCloser) (Result, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, len(sh.Data)+bytes.MinRead))
+	n, err := io.Copy(buf, r)
+	if err != nil {
+		return Result{}, err
+	}
+	if !utf8.Valid(buf.Bytes()) {
+		return Result{}, errors.New("bench: the stream is not UTF-8")
+	}
+	return Result{DataLen: n}, nil
 }

@@ -15,12 +15,16 @@ import (
 var HTTPShapes = []string{"small-lf", "comments", "large", "line128k-1460"}
 
 // Server serves every shape at /NAME as text/event-stream on loopback.
-func Server(shapes []*Shape) *httptest.Server {
+func Server(shapes []*Shape) *httptest.Server { return httptest.NewServer(Handler(shapes)) }
+
+// Handler answers a GET of /NAME with the shape's stream, written whole in
+// one Write, so that it goes out as fast as the connection takes it.
+func Handler(shapes []*Shape) http.Handler {
 	byName := make(map[string]*Shape, len(shapes))
 	for _, sh := range shapes {
 		byName[sh.Name] = sh
 	}
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sh, ok := byName[strings.TrimPrefix(r.URL.Path, "/")]
 		if !ok {
 			http.NotFound(w, r)
@@ -29,7 +33,7 @@ func Server(shapes []*Shape) *httptest.Server {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(sh.Data)
-	}))
+	})
 }
 
 // An HTTPAdapter reads one whole stream from url with hc.

@@ -20,7 +20,7 @@ if ! command -v benchstat >/dev/null; then
 fi
 
 # Every adapter must read every shape correctly before anything is timed.
-go test -count=1 -run 'TestShapes|TestAdapters|TestHTTPAdapters' .
+go test -count=1 -run 'TestShapes|TestAdapters|TestFloorCopyValid|TestHTTPAdapters|TestSocket' .
 
 # Each shape runs in a process of its own: the heap that one shape leaves
 # behind otherwise slows the first implementation timed on the next (seen on
@@ -30,18 +30,22 @@ if [ "$BENCH" = . ]; then
 	for shape in small-lf small-crlf small-1byte comments large large-1460 line128k-1460 huge8m; do
 		SETS+=("Decode/shape=$shape\$")
 	done
-	SETS+=(Scale HTTP)
+	# Socket starts cmd/sseserve in a process of its own, once per run.
+	SETS+=(Setup Scale HTTP Socket)
 else
 	SETS=("$BENCH")
 fi
 
 go test -c -o "$OUT/bench.test" .
-lib="$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C .. diff --quiet HEAD -- '*.go' 2>/dev/null || lib="$lib+uncommitted"
+# The library's commit is the last one that changed it (bench/ aside): a
+# branch that only touches the benchmarks measures the library it started from.
+lib="$(git -C .. log -1 --format=%h -- . ':(exclude)bench' 2>/dev/null || echo unknown)"
+git -C .. diff --quiet HEAD -- '*.go' ':(exclude)bench' 2>/dev/null || lib="$lib+uncommitted"
+lib="$lib (bench $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown))"
 {
-	echo "# library $lib, $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version)"
+	echo "# library $lib, $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	for i in $(seq "$COUNT"); do
-		echo "# pass $i of $COUNT" >&2
+		echo "# pass $i of $COUNT, load $(cut -d' ' -f1-3 /proc/loadavg)"
 		for set in "${SETS[@]}"; do
 			"$OUT/bench.test" -test.run '^$' -test.bench "$set" -test.benchtime "$BENCHTIME" \
 				-test.count 1 -test.timeout 60m

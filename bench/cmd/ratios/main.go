@@ -9,6 +9,9 @@
 // from run to run on a shared machine. -stat=median gives the centres that
 // benchstat reports.
 //
+// A last section (targets.go) judges each speed target on the medians and
+// the spread of the runs, whatever -stat says.
+//
 // Usage: go run ./cmd/ratios [-stat=best|median] results/raw.txt
 package main
 
@@ -25,10 +28,11 @@ import (
 	"text/tabwriter"
 )
 
-// key names one benchmark: its group (Decode or HTTP), shape and implementation.
+// key names one benchmark: its group (Decode, Scale, Setup, HTTP, or Socket/
+// and the protocol), shape and implementation.
 type key struct{ group, shape, impl string }
 
-var nameRE = regexp.MustCompile(`^Benchmark(\w+)/shape=([^/]+)/impl=(.+?)(-\d+)?$`)
+var nameRE = regexp.MustCompile(`^Benchmark(\w+)/(?:proto=(\w+)/)?shape=([^/]+)/impl=(.+?)(-\d+)?$`)
 
 var stat = flag.String("stat", "best", "best or median of each benchmark's samples")
 
@@ -38,27 +42,40 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ratios: usage: ratios [-stat=best|median] RAW.txt...")
 		os.Exit(2)
 	}
-	samples := map[key]map[string][]float64{}
-	var shapes []string
+	rs := newResults()
 	for _, path := range flag.Args() {
 		f, err := os.Open(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ratios:", err)
 			os.Exit(1)
 		}
-		shapes = parse(f, samples, shapes)
+		rs.parse(f)
 		f.Close()
 	}
-	decode(os.Stdout, samples, shapes)
-	scale(os.Stdout, samples, shapes)
-	overHTTP(os.Stdout, samples, shapes)
+	decode(os.Stdout, rs.samples, rs.shapes)
+	scale(os.Stdout, rs.samples, rs.shapes)
+	overHTTP(os.Stdout, rs.samples, rs.shapes)
+	targets(os.Stdout, rs)
 }
 
-// parse adds the figures of every benchmark line of r to samples, and
-// returns the shapes in the order first seen.
-func parse(r io.Reader, samples map[key]map[string][]float64, shapes []string) []string {
+// results holds what the benchmark output says.
+type results struct {
+	samples map[key]map[string][]float64 // by benchmark and unit, in the order read
+	shapes  []string                     // in the order first seen
+	runs    []string                     // run.sh's header lines: library commit, date, machine
+}
+
+func newResults() *results { return &results{samples: map[key]map[string][]float64{}} }
+
+// parse adds the figures of every benchmark line of r, and run.sh's header
+// lines ("# library ...").
+func (rs *results) parse(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
+		if run, ok := strings.CutPrefix(sc.Text(), "# library "); ok {
+			rs.runs = append(rs.runs, run)
+			continue
+		}
 		f := strings.Fields(sc.Text())
 		if len(f) < 4 {
 			continue
@@ -67,21 +84,25 @@ func parse(r io.Reader, samples map[key]map[string][]float64, shapes []string) [
 		if m == nil {
 			continue
 		}
-		k := key{m[1], m[2], m[3]}
-		if !slices.Contains(shapes, k.shape) {
-			shapes = append(shapes, k.shape)
+		k := key{m[1], m[3], m[4]}
+		if m[2] != "" {
+			k.group += "/" + m[2]
 		}
-		if samples[k] == nil {
-			samples[k] = map[string][]float64{}
+		if !slices.Contains(rs.shapes, k.shape) {
+			rs.shapes = append(rs.shapes, k.shape)
+		}
+		u := rs.samples[k]
+		if u == nil {
+			u = map[string][]float64{}
+			rs.samples[k] = u
 		}
 		for i := 2; i+1 < len(f); i += 2 { // f[1] is the iteration count
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err == nil {
-				samples[k][f[i+1]] = append(samples[k][f[i+1]], v)
+				u[f[i+1]] = append(u[f[i+1]], v)
 			}
 		}
 	}
-	return shapes
 }
 
 // figure returns the figure of one benchmark's samples that -stat asks for:
@@ -97,6 +118,14 @@ func figure(v []float64, unit string) float64 {
 			return slices.Max(v)
 		}
 		return slices.Min(v)
+	}
+	return median(v)
+}
+
+// median returns the middle of v, or 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -174,13 +203,16 @@ func decode(w io.Writer, samples map[key]map[string][]float64, shapes []string) 
 		if slices.Contains(smallShapes, sh) && allocs > 1.02 {
 			allocMark += " MISS"
 		}
-		rsMark := ratio(st, rs)
+		decMark, rsMark := ratio(dec, rs), ratio(st, rs)
 		if !slices.Contains(smallShapes, sh) {
 			rsMark += " " + verdict(st, rs, 0.5)
+			if dec > 0 {
+				decMark += " " + verdict(dec, rs, 0.5)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%.0f\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%s\t\n",
 			sh, dec, st, allocMark, ds, peer, pv, ratio(dec, pv), ratio(st, pv), verdict(st, pv, peerTarget),
-			client, cv, ratio(ds, cv), verdict(ds, cv, 2), rs, ratio(dec, rs), rsMark, ib, ratio(st, ib))
+			client, cv, ratio(ds, cv), verdict(ds, cv, 2), rs, decMark, rsMark, ib, ratio(st, ib))
 	}
 	tw.Flush()
 }
