@@ -109,7 +109,7 @@ func oursDecoder(_ context.Context, _ *Shape, r io.ReadCloser) (Result, error) {
 }
 
 func oursStream(ctx context.Context, _ *Shape, r io.ReadCloser) (Result, error) {
-	s, err := sse.NewStream("", sse.WithSource(onceSource(r)))
+	s, err := sse.NewStream("", sse.WithSource(onceSource(r)), sse.WithErrorStrategy(sse.AlwaysFail()))
 	if err != nil {
 		return Result{}, err
 	}
@@ -131,7 +131,7 @@ func rangeStream(ctx context.Context, s *sse.Stream) (Result, error) {
 }
 
 func oursDispatch(ctx context.Context, _ *Shape, r io.ReadCloser) (Result, error) {
-	d, err := sse.New("", sse.WithSource(onceSource(r)))
+	d, err := sse.New("", sse.WithSource(onceSource(r)), sse.WithErrorStrategy(sse.AlwaysFail()))
 	if err != nil {
 		return Result{}, err
 	}

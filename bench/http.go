@@ -66,7 +66,7 @@ func HTTPAdapters() []*HTTPAdapter {
 }
 
 func oursStreamHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
-	s, err := sse.NewStream(url, sse.WithHTTPClient(hc))
+	s, err := sse.NewStream(url, sse.WithHTTPClient(hc), sse.WithErrorStrategy(sse.AlwaysFail()))
 	if err != nil {
 		return Result{}, err
 	}
@@ -74,7 +74,7 @@ func oursStreamHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string)
 }
 
 func oursDispatchHTTP(ctx context.Context, sh *Shape, hc *http.Client, url string) (Result, error) {
-	d, err := sse.New(url, sse.WithHTTPClient(hc))
+	d, err := sse.New(url, sse.WithHTTPClient(hc), sse.WithErrorStrategy(sse.AlwaysFail()))
 	if err != nil {
 		return Result{}, err
 	}
