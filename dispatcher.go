@@ -45,6 +45,10 @@ type Dispatcher struct {
 	cancel  context.CancelCauseFunc
 	done    chan struct{}
 	err     error // why the stream stopped, for Wait
+
+	connected     chan struct{} // closed once a first connection's OnStart handlers have run
+	connectedOnce sync.Once
+	lastFault     error // the final Fault's error, for WaitConnected; guarded by mu
 }
 
 // New returns a Dispatcher for the stream at url (http or https), configured
@@ -55,7 +59,7 @@ func New(url string, opts ...Option) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{s: s, done: make(chan struct{})}
+	d := &Dispatcher{s: s, done: make(chan struct{}), connected: make(chan struct{})}
 	d.handlers.Store(&handlers{})
 	return d, nil
 }
@@ -63,11 +67,24 @@ func New(url string, opts ...Option) (*Dispatcher, error) {
 // Start starts the dispatcher goroutine and returns once the first
 // connection has succeeded (nil) or the error strategy has given up on it
 // (that error), in either case after the OnStart or OnFault handlers for
-// it have run, so what they wrote is visible to Start's caller. If Close is
-// called or ctx ends first, OnStart handlers included, Start returns
-// [ErrClosed] or ctx's cause: the stream is not running. The stream then
-// runs until Close, until ctx is done, or until the error strategy gives up.
-// A second Start returns [ErrStarted].
+// it have run, so what they wrote is visible to Start's caller; a server
+// that asks the stream to stop (204 No Content) makes it return nil. If
+// Close is called or ctx ends first, OnStart handlers included, Start
+// returns [ErrClosed] or ctx's cause: the stream is not running. The stream
+// then runs until Close, until ctx is done, or until the error strategy
+// gives up.
+//
+// Start blocks for as long as the first connection takes, which under a
+// retrying error strategy may be for ever, and ctx bounds the stream as
+// well as the wait. To wait at most some time for the first connection and
+// let the stream go on trying in the background, run it on a goroutine of
+// its own and use [Dispatcher.WaitConnected] with a deadline.
+//
+// A Dispatcher runs once: a second Start returns [ErrStarted], also after
+// the stream has stopped. To start again, make a new Dispatcher, with
+// [WithLastEventID](d.LastEventID()) to resume where this one stopped; its
+// first connection is not delayed, so a loop that restarts must wait
+// between rounds itself (NextRetryDelay says how long).
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
@@ -146,6 +163,38 @@ func (d *Dispatcher) Wait() error {
 	return d.err
 }
 
+// WaitConnected blocks until the dispatcher's first connection has
+// succeeded and its OnStart handlers have run, and returns nil. If the
+// stream stops before it ever connects, it returns the error of the final
+// Fault (which matches [ErrServerStopped] for a 204), or ErrClosed after
+// Close or the end of Start's context. If ctx ends first, it returns ctx's
+// cause, and the stream goes on trying in the background. It may be called
+// before Start, from any goroutine but the dispatcher's own: from a handler
+// it returns [ErrStarted] at once.
+func (d *Dispatcher) WaitConnected(ctx context.Context) error {
+	if d.onDispatcherGoroutine() {
+		return ErrStarted
+	}
+	select {
+	case <-d.connected:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-d.done:
+	}
+	select {
+	case <-d.connected: // it connected, and then stopped
+		return nil
+	default:
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lastFault != nil {
+		return d.lastFault
+	}
+	return ErrClosed
+}
+
 // Done returns a channel that is closed once the dispatcher goroutine has
 // exited (or Close was called before Start).
 func (d *Dispatcher) Done() <-chan struct{} { return d.done }
@@ -193,11 +242,12 @@ func (d *Dispatcher) run(ctx context.Context) {
 		case kindStart:
 			deliver(d, d.handlers.Load().start, st.ctx, st.start)
 			started(nil) // after the handlers: what they wrote is visible to Start's caller
+			d.connectedOnce.Do(func() { close(d.connected) })
 		case kindFault:
 			d.deliverFault(st.ctx, st.fault)
 			if st.fault.Final {
 				d.mu.Lock()
-				d.err = st.err
+				d.err, d.lastFault = st.err, st.fault.Err
 				d.mu.Unlock()
 				started(st.err) // after the handlers, as for kindStart
 			}

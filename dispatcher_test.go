@@ -648,3 +648,45 @@ func TestDispatcherCancelFromHandler(t *testing.T) {
 		}
 	})
 }
+
+// WaitConnected returns at the first connection; with a deadline it returns
+// the deadline's cause while the stream keeps trying; a stream that stops
+// before it connects reports why.
+func TestDispatcherWaitConnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused}, scriptStep{body: "data: x\n\n", open: -1})
+		d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
+		go d.Run(t.Context())
+		short, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		if err := d.WaitConnected(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("WaitConnected with a 500ms deadline: got %v; want the deadline", err)
+		}
+		start := time.Now()
+		if err := d.WaitConnected(t.Context()); err != nil {
+			t.Errorf("WaitConnected: got %v; want nil", err)
+		}
+		if got := time.Since(start); got != 2500*time.Millisecond { // attempts at 0, 1s, 3s
+			t.Errorf("connected %v after the first wait ended; want 2.5s", got)
+		}
+		if err := d.WaitConnected(t.Context()); err != nil {
+			t.Errorf("WaitConnected once connected: got %v; want nil at once", err)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{err: &StatusError{Code: 204}}))
+		go d.Run(t.Context())
+		if err := d.WaitConnected(t.Context()); !errors.Is(err, ErrServerStopped) {
+			t.Errorf("WaitConnected on a stream stopped by a 204: got %v; want ErrServerStopped", err)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), WithErrorStrategy(AlwaysContinue()))
+		go d.Run(t.Context())
+		time.Sleep(time.Second)
+		d.Close()
+		if err := d.WaitConnected(t.Context()); !errors.Is(err, ErrClosed) {
+			t.Errorf("WaitConnected after Close: got %v; want ErrClosed", err)
+		}
+	})
+}

@@ -270,3 +270,35 @@ func ExampleDecoder() {
 	// tick 1
 	// tick 2
 }
+
+// Start waits for the first connection for as long as it takes. To wait at
+// most a while and let the stream keep trying in the background, run it on
+// a goroutine and wait with WaitConnected. Here the server answers 503
+// twice before it streams.
+func ExampleDispatcher_WaitConnected() {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			http.Error(w, "warming up", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: ready\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+
+	d, _ := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysContinue()), sse.WithInitialDelay(10*time.Millisecond))
+	go d.Run(context.Background())
+	defer d.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.WaitConnected(ctx); err != nil {
+		fmt.Println("not connected yet, still trying:", err)
+		return
+	}
+	fmt.Println("connected after", calls.Load(), "requests")
+	// Output: connected after 3 requests
+}

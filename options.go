@@ -245,9 +245,13 @@ func WithSource(src Source) Option {
 	return optionFunc(func(c *config) { c.source = src })
 }
 
-// WithReadTimeout fails a connection that receives no bytes for d; any byte
-// restarts the clock. Servers that are quiet for long send comments to keep
-// the stream alive. Default: 0, no timeout.
+// WithReadTimeout fails a connection that stays silent for d. While the
+// stream waits for the response head, d is one deadline for the whole head
+// (net/http hands over no partial head, so its bytes cannot restart the
+// clock); once the head has arrived, any byte of the body restarts it, and
+// only time spent waiting for bytes counts, not time spent in handlers.
+// Servers that are quiet for long send comments to keep the stream alive.
+// Default: 0, no timeout.
 func WithReadTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.readTimeout = d })
 }
