@@ -13,10 +13,9 @@ import (
 
 // capabilities are the optional harness features this service declares.
 // Not "event-type-listeners": every event reaches the all-events handler.
-// "204" is the name released harness versions give the test of
-// server-directed shutdown (a 204 stops reconnection).
+// "server-directed-shutdown-request" is the test of a 204 stopping
+// reconnection, under that name in every released harness version.
 var capabilities = []string{
-	"204",
 	"bom",
 	"comments",
 	"headers",
