@@ -298,7 +298,7 @@ func (d *Dispatcher) exited() {
 // stopping reports whether Close, or the end of the dispatcher's context,
 // forbids further handler calls; a handler may have caused either.
 func (d *Dispatcher) stopping() bool {
-	return d.s.halt.Load() || d.runCtx.Err() != nil
+	return d.s.halting() || d.runCtx.Err() != nil
 }
 
 // deliver calls handlers in registration order; a failed one becomes a

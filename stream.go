@@ -329,6 +329,10 @@ func (s *Stream) NextRetryDelay() time.Duration {
 	return s.nextDelay
 }
 
+// halting reports whether Close, or the end of the iteration's context,
+// has asked the iteration to stop.
+func (s *Stream) halting() bool { return s.halt.Load() }
+
 func (s *Stream) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
