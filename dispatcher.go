@@ -1,5 +1,10 @@
 package sse
 
+// This file is the push side: the Dispatcher runs a Stream (stream.go) on a
+// goroutine of its own and calls the handlers registered in handler.go, one
+// at a time, in stream order. It ranges over the stream's one iterator and
+// uses nothing else of the stream but its public methods.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,9 @@
 package sse
 
+// This file holds what can go wrong, as values for errors.Is and errors.As:
+// sentinels for lifecycle conditions, and a type for each failure that
+// carries data.
+
 import (
 	"errors"
 	"fmt"

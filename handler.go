@@ -1,5 +1,9 @@
 package sse
 
+// This file is what users receive and register: the actions of a stream
+// (Event, Comment, Start, Fault), and the handler table the Dispatcher
+// (dispatcher.go) reads on every event without a lock.
+
 import (
 	"context"
 	"encoding/json"

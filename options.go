@@ -1,5 +1,10 @@
 package sse
 
+// This file is what can be configured: the Option type, every With*
+// option, and newConfig, the one place that sets the defaults. NewStream
+// hands the config to the layers that use it: the source (connect.go), the
+// reconnection policy (reconnect.go) and the telemetry (otel.go).
+
 import (
 	"errors"
 	"fmt"

@@ -1,5 +1,10 @@
 package sse
 
+// This file is what traces and metrics show: a span per connection attempt
+// and a few counters, kept by a telemetry value that the stream calls at the
+// edges of an attempt (started, ended with its classification) and that
+// counts bytes with a reader around the body.
+
 import (
 	"context"
 	"net/url"
