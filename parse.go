@@ -29,7 +29,6 @@ const (
 	bom            = "\xEF\xBB\xBF"
 	initialBufSize = 2 << 10 // grows for long lines but data lines; small, since an idle stream holds it
 	maxEmptyReads  = 100     // a Reader that keeps returning 0, nil is broken
-	hookBytes      = 4 << 10 // see parser.beforeRead
 )
 
 // parser reads lines from one connection and interprets their fields.
@@ -53,15 +52,6 @@ type parser struct {
 	clean        bool // the last line lies within valid
 	bomDone      bool
 	err          error // the Reader's error, returned once the buffer is empty
-	n            int64 // bytes read on this connection
-
-	// beforeRead, if set, runs before a Read once due is set or hookBytes
-	// more bytes have arrived since it last ran, and is given the bytes read
-	// so far. The stream flushes its metrics there: a check here costs less
-	// than a wrapper whose Read every Read goes through.
-	beforeRead func(read int64)
-	due        bool
-	dueAt      int64
 
 	// A data line longer than the buffer is moved into data as it arrives
 	// (see spill.go): spilling says one is under way, spilled counts its
@@ -103,8 +93,7 @@ func (p *parser) reset(r io.Reader, max int) {
 	if size := min(initialBufSize, max+1); cap(p.buf) != size {
 		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
 	}
-	p.r, p.max, p.err, p.n, p.comments = r, max, nil, 0, 0
-	p.due, p.dueAt = false, hookBytes
+	p.r, p.max, p.err, p.comments = r, max, nil, 0
 	p.buf = p.buf[:cap(p.buf)]
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
 	p.valid, p.badTo = 0, 0
@@ -148,7 +137,6 @@ func (p *parser) next() (recKind, error) {
 		switch line[0] {
 		case ':':
 			p.comments++
-			p.due = true
 			if p.skipComments {
 				continue
 			}
@@ -453,14 +441,9 @@ func (p *parser) fill() error {
 	if err := p.makeRoom(); err != nil {
 		return err
 	}
-	if p.beforeRead != nil && (p.due || p.n >= p.dueAt) {
-		p.due, p.dueAt = false, p.n+hookBytes
-		p.beforeRead(p.n)
-	}
 	for empty := 0; ; {
 		n, err := p.r.Read(p.buf[p.end:])
 		p.end += n
-		p.n += int64(n)
 		if err != nil {
 			p.err = err
 		}
@@ -489,8 +472,8 @@ func (p *parser) fill() error {
 		}
 		// A tiny read that ended no line (a server trickling bytes): read
 		// again here rather than through line and terminator, while there
-		// is room and the read hook is not due.
-		if lineEnd || p.err != nil || p.end == len(p.buf) || p.n >= p.dueAt {
+		// is room.
+		if lineEnd || p.err != nil || p.end == len(p.buf) {
 			return nil
 		}
 	}
@@ -728,3 +711,7 @@ func appendValidUTF8(dst, src []byte) []byte {
 	}
 	return dst
 }
+
+// Comments returns the comment lines read on this connection, those skipped
+// included.
+func (p *parser) Comments() int64 { return p.comments }

@@ -136,7 +136,6 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		s.delay.jitter = c.jitter
 	}
 	s.p.lastID = []byte(c.lastEventID)
-	s.p.beforeRead = func(read int64) { s.tel.flush(s.conn.ctx, read, s.p.comments) }
 	return s, nil
 }
 
@@ -385,7 +384,6 @@ func (s *Stream) buildEvent() Event {
 	t := s.eventType(p.typ)
 	s.conn.stats.events++
 	s.tel.event(s.conn.ctx, t)
-	s.p.due = true
 	ev := Event{Type: t.name}
 	if p.idSet {
 		n := len(p.data) // ownedText may take p.data away
@@ -492,7 +490,7 @@ func (s *Stream) connect(ctx context.Context) error {
 		s.conn.timer.Stop() // from now on it runs only while a Read waits
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
-	s.p.reset(r, s.maxEventSize)
+	s.p.reset(s.tel.meter(cctx, r, &s.p), s.maxEventSize)
 	s.failures = 0
 	s.start = Start{Attempt: s.attempts}
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
@@ -515,7 +513,7 @@ func (s *Stream) disconnect(err error, requested bool) {
 	if c.body != nil {
 		c.unhook()
 		c.body.Close()
-		c.stats.bytes, c.stats.comments = s.p.n, s.p.comments
+		c.stats.bytes, c.stats.comments = s.tel.bytesRead(), s.p.comments
 	}
 	c.cancel(nil)
 	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, err, requested)
