@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/ssekit/sse/internal/parser"
 )
 
 // Decoder reads the events of one byte stream, the layer under [Stream]: no
@@ -17,7 +19,9 @@ import (
 // allocations, for instance to unmarshal each event's data straight from the
 // buffer. It is not safe for concurrent use.
 type Decoder struct {
-	p     parser
+	p     parser.Parser
+	r     io.Reader
+	max   int
 	err   error
 	retry time.Duration
 }
@@ -25,8 +29,9 @@ type Decoder struct {
 // NewDecoder returns a Decoder reading r, with lines and event data limited
 // to 16 MiB; see [Decoder.SetMaxEventSize].
 func NewDecoder(r io.Reader) *Decoder {
-	d := &Decoder{}
-	d.p.reset(r, 16<<20)
+	d := &Decoder{r: r}
+	d.p.SkipComments(true)
+	d.SetMaxEventSize(16 << 20)
 	return d
 }
 
@@ -34,7 +39,8 @@ func NewDecoder(r io.Reader) *Decoder {
 // Next accepts, in bytes; a larger one ends decoding with a *[TooLargeError].
 // Call it before the first Next.
 func (d *Decoder) SetMaxEventSize(n int) {
-	d.p.reset(d.p.r, max(n, 1)) // the buffer's size is what bounds a line
+	d.max = max(n, 1) // the buffer's size is what bounds a line
+	d.p.Reset(d.r, d.max)
 }
 
 // Next advances to the next event and reports whether there is one. It
@@ -45,14 +51,14 @@ func (d *Decoder) Next() bool {
 		return false
 	}
 	for {
-		k, err := d.p.next()
+		k, err := d.p.Next()
 		switch k {
-		case recEvent:
+		case parser.Event:
 			return true
-		case recRetry:
-			d.retry = d.p.retry
+		case parser.Retry:
+			d.retry = d.p.Retry()
 		case 0:
-			d.err = err
+			d.err = parseError(err, d.max)
 			return false
 		}
 	}
@@ -70,27 +76,31 @@ func (d *Decoder) Err() error {
 // Type returns the current event's type: the value of its event field, or
 // "message".
 func (d *Decoder) Type() []byte {
-	if len(d.p.typ) == 0 {
-		return []byte("message")
+	if t := d.p.Type(); len(t) > 0 {
+		return t
 	}
-	return d.p.typ
+	return []byte("message")
 }
 
 // Data returns the current event's data.
-func (d *Decoder) Data() []byte { return d.p.data }
+func (d *Decoder) Data() []byte { return d.p.Data() }
 
 // ID returns the value of the current event's own id field, or nil if it
 // had none.
-func (d *Decoder) ID() []byte {
-	if !d.p.idSet {
-		return nil
-	}
-	return d.p.id
-}
+func (d *Decoder) ID() []byte { return d.p.ID() }
 
 // LastEventID returns the last event ID once the current event arrived.
-func (d *Decoder) LastEventID() []byte { return d.p.lastID }
+func (d *Decoder) LastEventID() []byte { return d.p.LastID() }
 
 // Retry returns the reconnection delay of the last valid retry field seen,
 // or zero.
 func (d *Decoder) Retry() time.Duration { return d.retry }
+
+// parseError returns the error that ended parsing as the library reports
+// it: a line or value over limit becomes a *TooLargeError.
+func parseError(err error, limit int) error {
+	if errors.Is(err, parser.ErrTooLarge) {
+		return &TooLargeError{Limit: limit}
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -59,4 +60,26 @@ func TestDecoderLimitAndReadError(t *testing.T) {
 	if !errors.Is(d.Err(), iotest.ErrTimeout) {
 		t.Fatalf("Err() = %v; want the reader's error %v", d.Err(), iotest.ErrTimeout)
 	}
+}
+
+// Decoder.SetMaxEventSize bounds every line, not only data: a long event
+// type or comment under a small limit is a *TooLargeError too.
+func TestDecoderLimitBoundsEveryLine(t *testing.T) {
+	for _, in := range []string{
+		"event: " + strings.Repeat("x", 100) + "\ndata: a\n\n",
+		":" + strings.Repeat("x", 100) + "\ndata: a\n\n",
+		"id: " + strings.Repeat("7", 100) + "\ndata: a\n\n",
+	} {
+		d := NewDecoder(strings.NewReader(in))
+		d.SetMaxEventSize(64)
+		var tl *TooLargeError
+		if d.Next() || !errors.As(d.Err(), &tl) || tl.Limit != 64 {
+			t.Errorf("input %.20q... with limit 64: got event %v, error %v; want a *TooLargeError{Limit: 64}", in, d.Err() == nil, d.Err())
+		}
+	}
+}
+
+// readsEvery returns a Reader that hands out s in reads of at most n bytes.
+func readsEvery(s string, n int) io.Reader {
+	return &chunkReader{[]byte(s), n}
 }

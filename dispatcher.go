@@ -159,7 +159,7 @@ func (d *Dispatcher) run(ctx context.Context, ready chan<- error) {
 	for {
 		// Without comment handlers the parser need not hand comments up. One
 		// registered during a call of next gets the comments of later calls.
-		d.s.p.skipComments = len(d.handlers.Load().comment) == 0
+		d.s.p.SkipComments(len(d.handlers.Load().comment) == 0)
 		switch k, ev := d.s.next(ctx); k {
 		case kindEvent:
 			deliver(d, d.handlers.Load().events(ev.Type), d.s.conn.ctx, ev)

@@ -1131,7 +1131,7 @@ func TestFaultStop(t *testing.T) {
 			faultWaitFor(t, "the request", func() bool { return len(srv.Requests()) == 1 })
 		}, nil},
 		{"read", []ssetest.Step{ssetest.Write(": hi\n"), ssetest.Stall()}, func(t *testing.T, _ *ssetest.Server, _ func() int) {
-			faultInPhase(t, "sse.(*parser).fill", "net/http.(*body).Read")
+			faultInPhase(t, "parser.(*Parser).fill", "net/http.(*body).Read")
 		}, nil},
 		{"backoff", nil, func(t *testing.T, _ *ssetest.Server, faults func() int) {
 			faultWaitFor(t, "the 503", func() bool { return faults() == 1 })

@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ssekit/sse/internal/parser"
 )
 
 // ScopeName is the instrumentation scope of the spans and metrics the
@@ -210,7 +212,7 @@ type meteredBody struct {
 	r   io.Reader
 	t   *telemetry
 	ctx context.Context // the attempt's, so that exemplars point at its span
-	p   *parser         // counts the comment lines, those nobody receives included
+	p   *parser.Parser  // counts the comment lines, those nobody receives included
 	n   int64           // bytes read on this connection
 }
 
@@ -228,7 +230,7 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 // keep the metrics current; p is the parser that reads it. The wrapper
 // belongs to t and serves one connection at a time, so a connection
 // allocates none.
-func (t *telemetry) meter(ctx context.Context, body io.Reader, p *parser) io.Reader {
+func (t *telemetry) meter(ctx context.Context, body io.Reader, p *parser.Parser) io.Reader {
 	t.body = meteredBody{r: body, t: t, ctx: ctx, p: p}
 	return &t.body
 }

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ssekit/sse/internal/parser"
 )
 
 // Stream is the pull engine: it connects, reads, parses and reconnects, and
@@ -49,7 +49,7 @@ type Stream struct {
 
 	// Owned by the iterating goroutine.
 	state        streamState
-	p            parser
+	p            parser.Parser
 	conn         conn
 	wait         time.Duration // before the next attempt
 	attempts     int
@@ -99,10 +99,6 @@ type conn struct {
 	stats  attemptStats // what it received
 }
 
-// maxInternedTypes bounds the event types a stream remembers, so that a
-// server sending endless distinct types cannot grow memory (or metrics).
-const maxInternedTypes = 64
-
 // NewStream returns a Stream for url, configured by opts. It does not
 // connect: ranging over it does. See [New] for the URL and options.
 func NewStream(url string, opts ...Option) (*Stream, error) {
@@ -135,7 +131,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 	if !c.userBackoff {
 		s.delay.jitter = c.jitter
 	}
-	s.p.lastID = []byte(c.lastEventID)
+	s.p.SetLastID(c.lastEventID)
 	return s, nil
 }
 
@@ -149,7 +145,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 	return func(yield func(Action) bool) {
 		defer s.begin(ctx)()
-		s.p.skipComments = false
+		s.p.SkipComments(false)
 		for {
 			var a Action
 			switch k, ev := s.next(ctx); k {
@@ -178,7 +174,7 @@ func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		defer s.begin(ctx)()
-		s.p.skipComments = true
+		s.p.SkipComments(true)
 		for {
 			switch k, ev := s.next(ctx); k {
 			case kindEvent:
@@ -335,20 +331,20 @@ func (s *Stream) next(ctx context.Context) (actionKind, Event) {
 			s.state = stateOpen
 			return kindStart, Event{}
 		case stateOpen:
-			k, err := s.p.next()
+			k, err := s.p.Next()
 			switch k {
-			case recEvent:
+			case parser.Event:
 				return kindEvent, s.buildEvent()
-			case recComment:
+			case parser.Comment:
 				return kindComment, Event{}
-			case recRetry:
-				s.delay.setBase(s.p.retry)
+			case parser.Retry:
+				s.delay.setBase(s.p.Retry())
 				continue
-			case recID:
-				s.setLastEventID(string(s.p.lastID))
+			case parser.IDChanged:
+				s.setLastEventID(string(s.p.LastID()))
 				continue
 			}
-			return s.fail(ctx, err), Event{}
+			return s.fail(ctx, parseError(err, s.maxEventSize)), Event{}
 		default:
 			return kindNone, Event{}
 		}
@@ -365,101 +361,6 @@ func (s *Stream) halted() actionKind {
 		s.state = stateConnect
 	}
 	return kindNone
-}
-
-// commentText returns the comment next just reported. Its string is made
-// only for callers that want it, and a repeated comment (a heartbeat)
-// reuses the last one.
-func (s *Stream) commentText() Comment {
-	if s.comment.Text != string(s.p.comment) {
-		s.comment.Text = string(s.p.comment)
-	}
-	return s.comment
-}
-
-// buildEvent turns the parser's event into an Event whose strings share one
-// allocation, and updates the last event ID.
-func (s *Stream) buildEvent() Event {
-	p := &s.p
-	t := s.eventType(p.typ)
-	s.conn.stats.events++
-	s.tel.event(s.conn.ctx, t)
-	ev := Event{Type: t.name}
-	if p.idSet {
-		n := len(p.data) // ownedText may take p.data away
-		all := s.ownedText(p.data, p.id)
-		ev.Data, ev.ID = all[:n], all[n:]
-		ev.LastEventID = ev.ID
-		if p.idChanged {
-			s.setLastEventID(ev.ID)
-		}
-	} else {
-		ev.Data = s.ownedText(p.data, nil)
-		ev.LastEventID = s.lastEventID
-	}
-	return ev
-}
-
-// How event text is allocated: small events are carved out of shared
-// blocks, so that most of them cost no allocation of their own (a kept
-// event keeps at most one block alive); large data takes over the parser's
-// buffer, which saves a copy; the rest gets an exactly sized string.
-const (
-	blockSize  = 512
-	blockedMax = 128
-	handOffMin = 4 << 10
-)
-
-// ownedText returns data followed by id as one string that is never
-// written again.
-func (s *Stream) ownedText(data, id []byte) string {
-	n := len(data) + len(id)
-	switch {
-	case n == 0:
-		return ""
-	case n <= blockedMax:
-		if len(s.block)-s.blockUsed < n {
-			s.block, s.blockUsed = make([]byte, blockSize), 0
-		}
-		b := s.block[s.blockUsed : s.blockUsed+n : s.blockUsed+n]
-		copy(b[copy(b, data):], id)
-		// Advance to a word boundary: no later write shares a word with
-		// this string, which another goroutine may be reading. (An offset,
-		// not a reslice: storing an int needs no GC write barrier.)
-		s.blockUsed = min(s.blockUsed+(n+7)&^7, len(s.block))
-		return unsafe.String(unsafe.SliceData(b), n)
-	case len(data) >= handOffMin:
-		b := s.p.takeData(id)
-		return unsafe.String(unsafe.SliceData(b), len(b))
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.Write(data)
-	b.Write(id)
-	return b.String()
-}
-
-// eventType returns the interned type for the bytes of an event field.
-func (s *Stream) eventType(b []byte) *eventType {
-	if len(b) == 0 {
-		b = []byte("message")
-	}
-	if t := s.lastType; t != nil && t.name == string(b) {
-		return t // most streams repeat one type
-	}
-	t, ok := s.types[string(b)]
-	if !ok {
-		if s.types == nil {
-			s.types = make(map[string]*eventType) // not before the first event: idle streams stay small
-		}
-		name := string(b)
-		t = s.tel.eventType(name, len(s.types) < maxInternedTypes)
-		if len(s.types) < maxInternedTypes {
-			s.types[name] = t
-		}
-	}
-	s.lastType = t // only when it changed: a pointer store costs a GC write barrier
-	return t
 }
 
 // connect opens one connection: the request, the response checks (done by
@@ -490,7 +391,7 @@ func (s *Stream) connect(ctx context.Context) error {
 		s.conn.timer.Stop() // from now on it runs only while a Read waits
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
-	s.p.reset(s.tel.meter(cctx, r, &s.p), s.maxEventSize)
+	s.p.Reset(s.tel.meter(cctx, r, &s.p), s.maxEventSize)
 	s.failures = 0
 	s.start = Start{Attempt: s.attempts}
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
@@ -513,7 +414,7 @@ func (s *Stream) disconnect(err error, requested bool) {
 	if c.body != nil {
 		c.unhook()
 		c.body.Close()
-		c.stats.bytes, c.stats.comments = s.tel.bytesRead(), s.p.comments
+		c.stats.bytes, c.stats.comments = s.tel.bytesRead(), s.p.Comments()
 	}
 	c.cancel(nil)
 	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, err, requested)

@@ -1,4 +1,4 @@
-package sse
+package parser
 
 // This file handles data lines longer than the parser's buffer. Other long
 // lines grow the buffer until they fit; a data line instead has what was
@@ -23,7 +23,7 @@ const (
 // event's data. It reports false, having changed nothing, for any other
 // line, and for bytes not yet known to be valid UTF-8 (rare: the general
 // path repairs them).
-func (p *parser) spill() (bool, error) {
+func (p *Parser) spill() (bool, error) {
 	if p.valid-p.start < len(p.buf)/2 {
 		return false, nil
 	}
@@ -40,7 +40,7 @@ func (p *parser) spill() (bool, error) {
 		}
 	}
 	if p.spilled+p.end-p.start > p.max {
-		return false, &TooLargeError{Limit: p.max} // the line alone is over the limit
+		return false, ErrTooLarge // the line alone is over the limit
 	}
 	if p.spilling {
 		if err := p.appendSpilled(part); err != nil {
@@ -67,9 +67,9 @@ func (p *parser) spill() (bool, error) {
 // is full, it fills chunks of growing size rather than growing data, which
 // would copy everything so far each time: the event's end joins them
 // (joinChunks), and data lines in between append to the last chunk.
-func (p *parser) appendSpilled(b []byte) error {
+func (p *Parser) appendSpilled(b []byte) error {
 	if p.chunkedLen+len(p.data)+len(b) > p.max {
-		return &TooLargeError{Limit: p.max}
+		return ErrTooLarge
 	}
 	for len(b) > 0 {
 		if len(p.data) == cap(p.data) {
@@ -87,10 +87,10 @@ func (p *parser) appendSpilled(b []byte) error {
 }
 
 // endSpill adds the rest of a spilled line, as line returned it.
-func (p *parser) endSpill(rest []byte) error {
+func (p *Parser) endSpill(rest []byte) error {
 	p.spilling = false
 	if p.spilled+len(rest) > p.max {
-		return &TooLargeError{Limit: p.max}
+		return ErrTooLarge
 	}
 	p.spilled = 0
 	p.dirty = p.dirty || !p.clean
@@ -108,8 +108,8 @@ func (p *parser) endSpill(rest []byte) error {
 // joinChunks makes the event's data one buffer again, once the event is
 // complete: joining after each spilled line would copy the data so far
 // once per line.
-func (p *parser) joinChunks() {
-	// Room for an id: the stream appends it to large data (takeData).
+func (p *Parser) joinChunks() {
+	// Room for an id: TakeData appends one to the data it hands over.
 	joined := make([]byte, 0, p.chunkedLen+len(p.data)+64)
 	for _, c := range p.chunks {
 		joined = append(joined, c...)

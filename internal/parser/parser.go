@@ -1,8 +1,18 @@
-package sse
+// Package parser turns the bytes of one event stream into records,
+// following the "event stream interpretation" of the WHATWG Server-sent
+// events standard. It is the only part of the library that sees bytes:
+// package sse builds events, counts, and reconnects on top of the records
+// it returns, and reaches the parser only through its methods.
+//
+// Everything a Parser hands out points into its own buffers and is valid
+// only until the next call to Next or Reset: callers copy what they keep,
+// or take the data over with TakeData.
+package parser
 
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"math"
 	"math/bits"
@@ -10,20 +20,21 @@ import (
 	"unicode/utf8"
 )
 
-// This file turns the bytes of one connection into records, following the
-// "event stream interpretation" of the WHATWG Server-sent events standard.
-// Everything the parser hands out points into its own buffers and is valid
-// only until the next call: the layers above copy what they keep.
+// Kind says what [Parser.Next] found.
+type Kind uint8
 
-// recKind says what [parser.next] found.
-type recKind uint8
-
+// The kinds of record.
 const (
-	recEvent   recKind = iota + 1 // a block ended with data: typ, data, id
-	recComment                    // a comment line: comment
-	recRetry                      // a valid retry field: retry
-	recID                         // a block without data changed the last event ID
+	Event     Kind = iota + 1 // a block ended with data: Type, Data, ID, LastID
+	Comment                   // a comment line: Comment
+	Retry                     // a retry field with a valid value: Retry
+	IDChanged                 // a block without data changed the last event ID: LastID
 )
+
+// ErrTooLarge reports a line, or a value, larger than the limit given to
+// [Parser.Reset]. The parser cannot resynchronise in the middle of a line,
+// so the connection is over.
+var ErrTooLarge = errors.New("parser: line or value over the size limit")
 
 const (
 	bom            = "\xEF\xBB\xBF"
@@ -31,9 +42,10 @@ const (
 	maxEmptyReads  = 100     // a Reader that keeps returning 0, nil is broken
 )
 
-// parser reads lines from one connection and interprets their fields.
-// It is not safe for concurrent use.
-type parser struct {
+// Parser reads lines from one connection at a time and interprets their
+// fields. The zero value is ready for Reset. It is not safe for concurrent
+// use.
+type Parser struct {
 	r   io.Reader
 	buf []byte
 	max int // the largest line or event data accepted, in bytes
@@ -72,7 +84,7 @@ type parser struct {
 	data    []byte
 	hasData bool
 	dirty   bool // a data line was not known to be valid UTF-8
-	// dataHint sizes the next data buffer after takeData gave one away.
+	// dataHint sizes the next data buffer after TakeData gave one away.
 	dataHint int
 	id       []byte
 	idSet    bool // this block had a valid id field
@@ -87,9 +99,11 @@ type parser struct {
 	scratch    []byte        // spare buffer for UTF-8 repair
 }
 
-// reset starts a new connection on r. The last event ID survives; the
-// unfinished block of the previous connection, and its id, do not.
-func (p *parser) reset(r io.Reader, max int) {
+// Reset starts a new connection on r, whose lines, and the data of whose
+// events, may not exceed max bytes (at least 1). The last event ID
+// survives; the unfinished block of the previous connection, and its id,
+// do not.
+func (p *Parser) Reset(r io.Reader, max int) {
 	if size := min(initialBufSize, max+1); cap(p.buf) != size {
 		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
 	}
@@ -103,7 +117,7 @@ func (p *parser) reset(r io.Reader, max int) {
 	p.id = append(p.id[:0], p.lastID...)
 }
 
-func (p *parser) clearBlock() {
+func (p *Parser) clearBlock() {
 	if cap(p.data) > 64<<10 && len(p.data) < cap(p.data)/4 {
 		p.data = nil // do not keep a large buffer for small events
 	}
@@ -111,9 +125,11 @@ func (p *parser) clearBlock() {
 	p.hasData, p.idSet, p.flush, p.dirty = false, false, false, false
 }
 
-// next returns the next record. At the end of the input it returns the
-// Reader's error (io.EOF for an orderly end); an unfinished block is dropped.
-func (p *parser) next() (recKind, error) {
+// Next reads up to the next record and returns its kind. At the end of the
+// input it returns the Reader's error (io.EOF for an orderly end), and an
+// unfinished block is dropped; a line or value over the limit is
+// ErrTooLarge.
+func (p *Parser) Next() (Kind, error) {
 	if p.flush {
 		p.clearBlock()
 	}
@@ -141,7 +157,7 @@ func (p *parser) next() (recKind, error) {
 				continue
 			}
 			p.comment = p.text(&p.commentBuf, line[1:])
-			return recComment, nil
+			return Comment, nil
 		case 'd':
 			if value, ok := cutField(line, "data"); ok {
 				if err := p.addData(value); err != nil {
@@ -164,7 +180,7 @@ func (p *parser) next() (recKind, error) {
 			if value, ok := cutField(line, "retry"); ok {
 				if d, ok := parseRetry(value); ok {
 					p.retry = d
-					return recRetry, nil
+					return Retry, nil
 				}
 			}
 		}
@@ -172,10 +188,55 @@ func (p *parser) next() (recKind, error) {
 	}
 }
 
+// SkipComments tells Next to skip comment lines (it still counts them)
+// instead of returning them: a caller that wants none saves a call per
+// line. Default: false.
+func (p *Parser) SkipComments(skip bool) { p.skipComments = skip }
+
+// SetLastID sets the last event ID, as if an id field had set it.
+func (p *Parser) SetLastID(id string) { p.lastID = append(p.lastID[:0], id...) }
+
+// Type returns the value of the current event's event field: empty if it
+// had none (the event's type is then "message").
+func (p *Parser) Type() []byte { return p.typ }
+
+// Data returns the current event's data.
+func (p *Parser) Data() []byte { return p.data }
+
+// ID returns the value of the current event's own id field, or nil if it
+// had none.
+func (p *Parser) ID() []byte {
+	if !p.idSet {
+		return nil
+	}
+	return p.id
+}
+
+// HasID reports whether the current event had an id field of its own.
+func (p *Parser) HasID() bool { return p.idSet }
+
+// LastID returns the last event ID: after an Event or IDChanged record, as
+// the block that ended left it.
+func (p *Parser) LastID() []byte { return p.lastID }
+
+// LastIDChanged reports whether the current event changed the last event
+// ID.
+func (p *Parser) LastIDChanged() bool { return p.idChanged }
+
+// Retry returns the value of the retry field of a Retry record.
+func (p *Parser) Retry() time.Duration { return p.retry }
+
+// Comment returns the text of a Comment record: the line after its colon.
+func (p *Parser) Comment() []byte { return p.comment }
+
+// Comments returns how many comment lines this connection has had so far,
+// skipped ones included.
+func (p *Parser) Comments() int64 { return p.comments }
+
 // addData appends the value of a data field to the event's data.
-func (p *parser) addData(value []byte) error {
+func (p *Parser) addData(value []byte) error {
 	if p.chunkedLen+len(p.data)+len(value)+1 > p.max {
-		return &TooLargeError{Limit: p.max}
+		return ErrTooLarge
 	}
 	if p.data == nil {
 		p.data = make([]byte, 0, p.dataHint)
@@ -196,7 +257,7 @@ func (p *parser) addData(value []byte) error {
 // bytes known to be valid UTF-8 and free of CR, and stops at anything else.
 // (It tests for "data:" itself: going through cutField, which would also
 // take "data" without a colon, measured 4-8% slower on small events.)
-func (p *parser) dataLines() error {
+func (p *Parser) dataLines() error {
 	if p.cr >= p.start || p.crTo < p.end || p.valid <= p.start {
 		return nil // a CR lies ahead, or the bytes are not checked yet
 	}
@@ -244,7 +305,7 @@ func cutField(line []byte, name string) (value []byte, ok bool) {
 
 // endBlock runs at a blank line: the last event ID is committed, and the
 // block becomes an event if it had data.
-func (p *parser) endBlock() recKind {
+func (p *Parser) endBlock() Kind {
 	changed := p.idSet && !bytes.Equal(p.id, p.lastID) // only an id field changes p.id
 	p.idChanged = changed
 	if changed {
@@ -253,7 +314,7 @@ func (p *parser) endBlock() recKind {
 	if !p.hasData {
 		p.clearBlock()
 		if changed {
-			return recID
+			return IDChanged
 		}
 		return 0
 	}
@@ -265,16 +326,16 @@ func (p *parser) endBlock() recKind {
 		p.data, p.scratch = p.scratch, p.data
 	}
 	p.flush = true
-	return recEvent
+	return Event
 }
 
-// takeData hands the event's data, with id appended, to the caller, who may
-// keep it for good: the parser will not write to it again. The buffer goes
+// TakeData hands the current event's data, with id appended, to the
+// caller, who may keep it for good: the parser will not write to it again. The buffer goes
 // as it is unless it has much more room than content (which would stay
 // allocated for nothing); then its content is copied to an exact size. The
 // next event gets a buffer sized after this one, so that its growth does not
 // leave that room again.
-func (p *parser) takeData(id []byte) []byte {
+func (p *Parser) TakeData(id []byte) []byte {
 	n := len(p.data) + len(id)
 	b := p.data
 	if cap(b) > n+n/4 {
@@ -309,7 +370,7 @@ func parseRetry(v []byte) (time.Duration, bool) {
 }
 
 // line returns the next line without its terminator (LF, CR or CRLF).
-func (p *parser) line() ([]byte, error) {
+func (p *Parser) line() ([]byte, error) {
 	for {
 		if p.skipLF && p.start < p.end {
 			p.skipLF = false
@@ -340,7 +401,7 @@ func (p *parser) line() ([]byte, error) {
 // or -1. Each byte is searched at most once for each of the two, however
 // the stream is split into reads, except for the few bytes shortTerminator
 // may look at again.
-func (p *parser) terminator() int {
+func (p *Parser) terminator() int {
 	start, end := p.start, p.end
 	from := start // no terminator comes before from
 	if p.lfTo <= start || p.crTo <= start {
@@ -417,7 +478,7 @@ func shortTerminator(b []byte) int {
 // search finds the next c in the unread bytes, resuming where the last
 // search for it stopped (*to), so that no byte is searched twice however the
 // stream is split into reads. It records the result in *at: -1 for none.
-func (p *parser) search(at, to *int, c byte) int {
+func (p *Parser) search(at, to *int, c byte) int {
 	if *to >= p.end {
 		*at = -1
 		return -1
@@ -434,7 +495,7 @@ func (p *parser) search(at, to *int, c byte) int {
 
 // fill reads more bytes, first making room (see makeRoom). Tiny reads that
 // end no line are followed by more reads before it returns.
-func (p *parser) fill() error {
+func (p *Parser) fill() error {
 	if p.err != nil {
 		return p.err
 	}
@@ -483,7 +544,7 @@ func (p *parser) fill() error {
 // unread bytes to the front, and when they fill the buffer, it spills a long
 // data line into the event's data (see spill.go) or grows the buffer, up to
 // the size limit.
-func (p *parser) makeRoom() error {
+func (p *Parser) makeRoom() error {
 	if p.end < len(p.buf) {
 		return nil
 	}
@@ -495,7 +556,7 @@ func (p *parser) makeRoom() error {
 		return err
 	}
 	if p.spilled+p.end > p.max { // spilled: a data line that stopped spilling (ill-formed UTF-8)
-		return &TooLargeError{Limit: p.max}
+		return ErrTooLarge
 	}
 	p.moveTo(make([]byte, min(2*len(p.buf), p.max+1)))
 	return nil
@@ -508,7 +569,7 @@ func (p *parser) makeRoom() error {
 // cost more than the bytes. It applies only when everything before from is
 // known valid and free of terminators; otherwise, or for a byte that is not
 // ASCII, it returns handled false having changed nothing.
-func (p *parser) scanTiny(from int) (handled, lineEnd bool) {
+func (p *Parser) scanTiny(from int) (handled, lineEnd bool) {
 	if p.valid != from || p.lfTo != from || p.crTo != from || p.lf >= p.start || p.cr >= p.start {
 		return false, false
 	}
@@ -540,7 +601,7 @@ func (p *parser) scanTiny(from int) (handled, lineEnd bool) {
 // skipBOM drops a byte order mark at the start of the stream. While the
 // bytes read so far are only the start of one, it waits for more (they hold
 // no line terminator, so no line is held back by the wait).
-func (p *parser) skipBOM() {
+func (p *Parser) skipBOM() {
 	head := p.buf[p.start:p.end]
 	switch {
 	case bytes.HasPrefix(head, []byte(bom)):
@@ -552,14 +613,14 @@ func (p *parser) skipBOM() {
 }
 
 // shift moves the unread bytes down by k and keeps the search state aligned.
-func (p *parser) shift(k int) {
+func (p *Parser) shift(k int) {
 	copy(p.buf, p.buf[k:p.end])
 	p.rebase(k)
 }
 
 // moveTo moves the unread bytes to the front of buf, which becomes the
 // buffer: a larger one, or a smaller one once a long line has gone.
-func (p *parser) moveTo(buf []byte) {
+func (p *Parser) moveTo(buf []byte) {
 	copy(buf, p.buf[p.start:p.end])
 	p.buf = buf
 	p.rebase(p.start)
@@ -567,7 +628,7 @@ func (p *parser) moveTo(buf []byte) {
 
 // rebase keeps the positions in the buffer aligned after its bytes moved
 // down by k.
-func (p *parser) rebase(k int) {
+func (p *Parser) rebase(k int) {
 	p.start -= k
 	p.end -= k
 	p.lfTo = max(p.lfTo-k, 0)
@@ -585,7 +646,7 @@ func (p *parser) rebase(k int) {
 // checkUTF8 extends the part of the buffer known to be valid UTF-8 over the
 // bytes just read. Lines start on character boundaries (after a CR or LF),
 // so every line, and every field value, inside that part is valid too.
-func (p *parser) checkUTF8() {
+func (p *Parser) checkUTF8() {
 	from := p.valid
 	if from < p.start {
 		if p.start < p.badTo {
@@ -634,7 +695,7 @@ func partialRune(b []byte) int {
 // text returns a comment from the current line: the line itself when it is
 // known to be valid UTF-8 (it stays valid until the next read), or a
 // repaired copy in *buf.
-func (p *parser) text(buf *[]byte, src []byte) []byte {
+func (p *Parser) text(buf *[]byte, src []byte) []byte {
 	if p.clean {
 		return src
 	}
@@ -644,7 +705,7 @@ func (p *parser) text(buf *[]byte, src []byte) []byte {
 
 // appendText appends a field value or comment from the current line,
 // checking its UTF-8 only if the line was not already known to be valid.
-func (p *parser) appendText(dst, src []byte) []byte {
+func (p *Parser) appendText(dst, src []byte) []byte {
 	if p.clean {
 		return append(dst, src...)
 	}
@@ -711,7 +772,3 @@ func appendValidUTF8(dst, src []byte) []byte {
 	}
 	return dst
 }
-
-// Comments returns the comment lines read on this connection, those skipped
-// included.
-func (p *parser) Comments() int64 { return p.comments }

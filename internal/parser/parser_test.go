@@ -1,4 +1,4 @@
-package sse
+package parser
 
 import (
 	"cmp"
@@ -78,36 +78,35 @@ func readsOf(s ...string) io.Reader {
 // with its Reader's error; only errors other than io.EOF are recorded.
 func parseConns(max int, conns ...io.Reader) []string {
 	var (
-		p   parser
+		p   Parser
 		out []string
 	)
 	for _, r := range conns {
-		p.reset(r, max)
+		p.Reset(r, max)
 		for {
-			k, err := p.next()
+			k, err := p.Next()
 			if err != nil {
-				var tl *TooLargeError
 				switch {
-				case errors.As(err, &tl):
-					out = append(out, recTooLarge(tl.Limit))
+				case errors.Is(err, ErrTooLarge):
+					out = append(out, recTooLarge(max))
 				case err != io.EOF:
 					out = append(out, recErr(err))
 				}
 				break
 			}
 			switch k {
-			case recEvent:
-				if p.idSet {
-					out = append(out, recEvID(string(p.typ), string(p.data), string(p.id)))
+			case Event:
+				if p.HasID() {
+					out = append(out, recEvID(string(p.Type()), string(p.Data()), string(p.ID())))
 				} else {
-					out = append(out, recEv(string(p.typ), string(p.data), string(p.lastID)))
+					out = append(out, recEv(string(p.Type()), string(p.Data()), string(p.LastID())))
 				}
-			case recComment:
-				out = append(out, recCm(string(p.comment)))
-			case recRetry:
-				out = append(out, recRt(p.retry))
-			case recID:
-				out = append(out, recIDOnly(string(p.lastID)))
+			case Comment:
+				out = append(out, recCm(string(p.Comment())))
+			case Retry:
+				out = append(out, recRt(p.Retry()))
+			case IDChanged:
+				out = append(out, recIDOnly(string(p.LastID())))
 			default:
 				out = append(out, fmt.Sprintf("unknown record %d", k))
 			}
@@ -207,14 +206,14 @@ func TestParseDeliversWithoutReadingAhead(t *testing.T) {
 	tests := []struct {
 		name  string
 		reads []string
-		want  recKind // 0: the parser must wait for more bytes
+		want  Kind // 0: the parser must wait for more bytes
 	}{
-		{"event ended by CR CR", recs("data: a\r\r"), recEvent},
-		{"event ended by LF LF", recs("data: a\n\n"), recEvent},
-		{"short comment first", recs(":\n"), recComment},
-		{"blank line then comment", recs("\n", ":\n"), recComment},
-		{"comment after a BOM", recs("\xEF\xBB\xBF:\n"), recComment},
-		{"comment after a BOM in two reads", recs("\xEF", "\xBB\xBF:\n"), recComment},
+		{"event ended by CR CR", recs("data: a\r\r"), Event},
+		{"event ended by LF LF", recs("data: a\n\n"), Event},
+		{"short comment first", recs(":\n"), Comment},
+		{"blank line then comment", recs("\n", ":\n"), Comment},
+		{"comment after a BOM", recs("\xEF\xBB\xBF:\n"), Comment},
+		{"comment after a BOM in two reads", recs("\xEF", "\xBB\xBF:\n"), Comment},
 		{"a BOM prefix only", recs("\xEF\xBB"), 0},
 	}
 	for _, tt := range tests {
@@ -223,9 +222,9 @@ func TestParseDeliversWithoutReadingAhead(t *testing.T) {
 			for _, c := range tt.reads {
 				r.chunks = append(r.chunks, []byte(c))
 			}
-			var p parser
-			p.reset(r, 1<<20)
-			k, err := p.next()
+			var p Parser
+			p.Reset(r, 1<<20)
+			k, err := p.Next()
 			if tt.want == 0 {
 				if !errors.Is(err, errStalled) {
 					t.Errorf("reads %q: got record %d, error %v; want the stall", tt.reads, k, err)
@@ -474,13 +473,13 @@ func TestParseLongDataLines(t *testing.T) {
 // a huge data line the parser holds no buffer sized after it, so that an
 // idle stream that once received a big event stays small.
 func TestParseLongDataLineKeepsBufferSmall(t *testing.T) {
-	var p parser
+	var p Parser
 	big := strings.Repeat("x", 4<<20)
-	p.reset(readsEvery("data: "+big+"\n\n: idle\n", 32<<10), 16<<20)
-	if k, err := p.next(); k != recEvent || err != nil || len(p.data) != len(big) {
-		t.Fatalf("got record %d, err %v, %d bytes of data; want the event", k, err, len(p.data))
+	p.Reset(readsEvery("data: "+big+"\n\n: idle\n", 32<<10), 16<<20)
+	if k, err := p.Next(); k != Event || err != nil || len(p.Data()) != len(big) {
+		t.Fatalf("got record %d, err %v, %d bytes of data; want the event", k, err, len(p.Data()))
 	}
-	if k, err := p.next(); k != recComment || err != nil {
+	if k, err := p.Next(); k != Comment || err != nil {
 		t.Fatalf("got record %d, err %v; want the comment", k, err)
 	}
 	if len(p.buf) != initialBufSize {
@@ -559,23 +558,6 @@ func TestParseEndlessInputIsBounded(t *testing.T) {
 		}
 		if r.n > 2*limit+initialBufSize {
 			t.Errorf("%s: read %d bytes before failing; want about %d", tt.name, r.n, limit)
-		}
-	}
-}
-
-// Decoder.SetMaxEventSize bounds every line, not only data: a long event
-// type or comment under a small limit is a *TooLargeError too.
-func TestDecoderLimitBoundsEveryLine(t *testing.T) {
-	for _, in := range []string{
-		"event: " + strings.Repeat("x", 100) + "\ndata: a\n\n",
-		":" + strings.Repeat("x", 100) + "\ndata: a\n\n",
-		"id: " + strings.Repeat("7", 100) + "\ndata: a\n\n",
-	} {
-		d := NewDecoder(strings.NewReader(in))
-		d.SetMaxEventSize(64)
-		var tl *TooLargeError
-		if d.Next() || !errors.As(d.Err(), &tl) || tl.Limit != 64 {
-			t.Errorf("input %.20q... with limit 64: got event %v, error %v; want a *TooLargeError{Limit: 64}", in, d.Err() == nil, d.Err())
 		}
 	}
 }
