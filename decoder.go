@@ -37,10 +37,16 @@ func NewDecoder(r io.Reader) *Decoder {
 
 // SetMaxEventSize sets the largest line, and the largest event data, that
 // Next accepts, in bytes; a larger one ends decoding with a *[TooLargeError].
-// Call it before the first Next.
+// Any n from 1 up works, math.MaxInt included; below 1, Next returns false
+// at once and Err says why. Call it before the first Next.
 func (d *Decoder) SetMaxEventSize(n int) {
-	d.max = max(n, 1) // the buffer's size is what bounds a line
-	d.p.Reset(d.r, d.max)
+	d.err = nil
+	if n < 1 {
+		d.err = errors.New("sse: SetMaxEventSize needs at least 1 byte")
+		return
+	}
+	d.max = n
+	d.p.Reset(d.r, n)
 }
 
 // Next advances to the next event and reports whether there is one. It

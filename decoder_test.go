@@ -3,6 +3,8 @@ package sse
 import (
 	"errors"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -82,4 +84,38 @@ func TestDecoderLimitBoundsEveryLine(t *testing.T) {
 // readsEvery returns a Reader that hands out s in reads of at most n bytes.
 func readsEvery(s string, n int) io.Reader {
 	return &chunkReader{[]byte(s), n}
+}
+
+// TestDecoderMaxEventSizeValues checks every kind of value
+// SetMaxEventSize may be given: below 1 ends decoding at once with an error
+// that names it; 1 works (every data line is then too large); math.MaxInt
+// works, as no limit at all.
+func TestDecoderMaxEventSizeValues(t *testing.T) {
+	for _, n := range []int{0, -1, math.MinInt} {
+		d := NewDecoder(strings.NewReader(longLines))
+		d.SetMaxEventSize(n)
+		if d.Next() || d.Err() == nil || !strings.Contains(d.Err().Error(), "SetMaxEventSize") {
+			t.Errorf("SetMaxEventSize(%d): Next and Err gave %v; want an error naming SetMaxEventSize", n, d.Err())
+		}
+	}
+	d := NewDecoder(strings.NewReader(longLines))
+	d.SetMaxEventSize(1)
+	if d.Next() || !errorsAsTooLarge(d.Err(), 1) {
+		t.Errorf("SetMaxEventSize(1): Err() = %v; want *TooLargeError{Limit: 1}", d.Err())
+	}
+	d = NewDecoder(strings.NewReader(longLines))
+	d.SetMaxEventSize(math.MaxInt)
+	var got []string
+	for d.Next() {
+		got = append(got, string(d.Data()))
+	}
+	if want := []string{"a", strings.Repeat("d", 5000), "b"}; d.Err() != nil || !slices.Equal(got, want) {
+		t.Errorf("SetMaxEventSize(math.MaxInt): got %.100q, Err %v; want %.100q", got, d.Err(), want)
+	}
+}
+
+// errorsAsTooLarge reports whether err is a *TooLargeError with the limit.
+func errorsAsTooLarge(err error, limit int) bool {
+	var tl *TooLargeError
+	return errors.As(err, &tl) && tl.Limit == limit
 }

@@ -100,11 +100,14 @@ type Parser struct {
 }
 
 // Reset starts a new connection on r, whose lines, and the data of whose
-// events, may not exceed max bytes (at least 1). The last event ID
-// survives; the unfinished block of the previous connection, and its id,
-// do not.
+// events, may not exceed max bytes; a max below 1 counts as 1, and any
+// larger one works, math.MaxInt included. The last event ID survives; the
+// unfinished block of the previous connection, and its id, do not.
 func (p *Parser) Reset(r io.Reader, max int) {
-	if size := min(initialBufSize, max+1); cap(p.buf) != size {
+	if max < 1 {
+		max = 1
+	}
+	if size := bufSize(initialBufSize, max); cap(p.buf) != size {
 		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
 	}
 	p.r, p.max, p.err, p.comments = r, max, nil, 0
@@ -558,8 +561,18 @@ func (p *Parser) makeRoom() error {
 	if p.spilled+p.end > p.max { // spilled: a data line that stopped spilling (ill-formed UTF-8)
 		return ErrTooLarge
 	}
-	p.moveTo(make([]byte, min(2*len(p.buf), p.max+1)))
+	p.moveTo(make([]byte, bufSize(2*len(p.buf), p.max)))
 	return nil
+}
+
+// bufSize returns size, or less under a limit of max bytes: a buffer never
+// needs more than max+1 (a line of max bytes and its terminator). It adds 1
+// to max only when max is below size, so that no limit overflows.
+func bufSize(size, max int) int {
+	if max < size {
+		return max + 1
+	}
+	return size
 }
 
 // scanTiny does for the bytes of a tiny read, buf[from:end], what

@@ -398,6 +398,8 @@ func TestParseTooLarge(t *testing.T) {
 		{name: "event over the limit", max: 10, in: "data:aaaa\ndata:aaaa\ndata:aaaa\n\n", want: recs(recTooLarge(10))},
 		{name: "events each under the limit", max: 10, in: "data:aaaa\ndata:aaaa\n\ndata:aaaa\ndata:aaaa\n\n", want: recs(recEv("", "aaaa\naaaa", ""), recEv("", "aaaa\naaaa", ""))},
 		{name: "events after many small lines", max: 10, in: strings.Repeat(":\n", 20) + "data: a\n\n", want: append(slices.Repeat(recs(recCm("")), 20), recEv("", "a", ""))},
+		{name: "the largest limit: long lines of both kinds", max: math.MaxInt, in: "data: " + strings.Repeat("d", 3000) + "\n\n:" + strings.Repeat("c", 3000) + "\nid: 1\n\n",
+			want: recs(recEv("", strings.Repeat("d", 3000), ""), recCm(strings.Repeat("c", 3000)), recIDOnly("1"))},
 	})
 }
 

@@ -55,7 +55,7 @@ func (p *Parser) spill() (bool, error) {
 	}
 	p.spilled += len(part)
 	p.start = p.valid // what remains is the start of a character cut by the read
-	if size := min(spillBufSize, p.max+1); len(p.buf) < size {
+	if size := bufSize(spillBufSize, p.max); len(p.buf) < size {
 		p.moveTo(make([]byte, size))
 	} else {
 		p.shift(p.start)
@@ -99,7 +99,7 @@ func (p *Parser) endSpill(rest []byte) error {
 	}
 	// Back to the first buffer size, unless what follows needs more: a
 	// stream that goes quiet after a long line holds little.
-	if size := min(initialBufSize, p.max+1); len(p.buf) > size && p.end-p.start <= size/2 {
+	if size := bufSize(initialBufSize, p.max); len(p.buf) > size && p.end-p.start <= size/2 {
 		p.moveTo(make([]byte, size))
 	}
 	return nil
