@@ -37,18 +37,33 @@ const (
 var ErrTooLarge = errors.New("parser: line or value over the size limit")
 
 const (
-	bom            = "\xEF\xBB\xBF"
-	initialBufSize = 2 << 10 // grows for long lines but data lines; small, since an idle stream holds it
-	maxEmptyReads  = 100     // a Reader that keeps returning 0, nil is broken
+	bom = "\xEF\xBB\xBF"
+	// initialBufSize is the read buffer's first size: small, since an idle
+	// stream holds it. A long line other than a data line grows the buffer,
+	// up to the limit, and the buffer is back to this size before the first
+	// read after the line.
+	initialBufSize = 2 << 10
+	// keptData bounds the data buffer kept while the parser waits for bytes
+	// between events, and the one kept for repairing data. A larger data
+	// buffer is kept from one event for the next only while events follow
+	// without a wait (see dropKept).
+	keptData = 4 << 10
+	// keptText bounds the buffers kept from one event type, id or repaired
+	// comment for the next.
+	keptText = 256
+	// maxEmptyReads is how many reads in a row may return 0, nil: a Reader
+	// that keeps doing so is broken.
+	maxEmptyReads = 100
 )
 
 // Parser reads lines from one connection at a time and interprets their
 // fields. The zero value is ready for Reset. It is not safe for concurrent
 // use.
 type Parser struct {
-	r   io.Reader
-	buf []byte
-	max int // the largest line or event data accepted, in bytes
+	r    io.Reader
+	buf  []byte
+	size int // the read buffer's first size
+	max  int // the largest line or value accepted, in bytes
 
 	// The unread bytes are buf[start:end]. lf and cr cache where the next
 	// LF and CR are (-1: none before lfTo/crTo), so that no byte is searched
@@ -78,20 +93,25 @@ type Parser struct {
 	skipComments bool
 	comments     int64 // comment lines read on this connection
 
-	// The block being built. id is the spec's "last event ID buffer";
-	// lastID is its value when the last block ended.
+	// The block being built. id is the value of its id field; lastID is
+	// the spec's "last event ID buffer" as the last block left it.
 	typ     []byte
 	data    []byte
 	hasData bool
 	dirty   bool // a data line was not known to be valid UTF-8
-	// dataHint sizes the next data buffer after TakeData gave one away.
-	dataHint int
-	id       []byte
-	idSet    bool // this block had a valid id field
-	lastID   []byte
-	// idChanged tells whether the last block to end changed lastID.
-	idChanged bool
-	flush     bool // the last record was an event: clear the block first
+	// hint sizes data once it outgrows keptData: about the size of the
+	// last event that did. spare is the buffer it outgrew, kept for the
+	// next event until a wait.
+	hint      int
+	spare     []byte
+	id        []byte
+	idSet     bool // this block had a valid id field
+	lastID    []byte
+	idChanged bool // the last block to end changed lastID
+	// tidy says that the last record returned left work for the next call
+	// (see tidyUp); flush, that it was an event, whose block goes.
+	tidy  bool
+	flush bool
 
 	comment    []byte        // the text of the last comment, valid until the next call
 	commentBuf []byte        // holds comment when it needed repair
@@ -107,25 +127,84 @@ func (p *Parser) Reset(r io.Reader, max int) {
 	if max < 1 {
 		max = 1
 	}
-	if size := bufSize(initialBufSize, max); cap(p.buf) != size {
-		p.buf = make([]byte, size) // a buffer grown by a long line is not kept
+	p.size = bufSize(initialBufSize, max)
+	if len(p.buf) != p.size {
+		p.buf = make([]byte, p.size) // a buffer grown by a long line is not kept
 	}
-	p.r, p.max, p.err, p.comments = r, max, nil, 0
-	p.buf = p.buf[:cap(p.buf)]
+	p.restart(r, nil)
+	p.max, p.comments = max, 0
+}
+
+// restart ends the current connection, if any, and makes r the next one, or
+// the Reader's error, err, final: nothing unread, no block under way.
+func (p *Parser) restart(r io.Reader, err error) {
+	p.r, p.err = r, err
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
 	p.valid, p.badTo = 0, 0
 	p.skipLF, p.bomDone = false, false
 	p.spilling, p.spilled, p.chunks, p.chunkedLen = false, 0, nil, 0
+	p.tidyUp()
 	p.clearBlock()
-	p.id = append(p.id[:0], p.lastID...)
 }
 
-func (p *Parser) clearBlock() {
-	if cap(p.data) > 64<<10 && len(p.data) < cap(p.data)/4 {
-		p.data = nil // do not keep a large buffer for small events
+// tidyUp ends the record Next returned last: the block of an event, or a
+// comment repaired into a large buffer.
+func (p *Parser) tidyUp() {
+	p.tidy = false
+	if p.flush {
+		p.clearBlock()
 	}
+	if cap(p.commentBuf) > keptText {
+		p.comment, p.commentBuf = nil, nil
+	}
+}
+
+// clearBlock starts a new block. The buffers of the last one stay for the
+// next, except those that a large event type or id grew; a large data
+// buffer stays until the parser waits for bytes (see dropKept).
+func (p *Parser) clearBlock() {
 	p.typ, p.data = p.typ[:0], p.data[:0]
+	if cap(p.typ) > keptText {
+		p.typ = nil
+	}
+	if cap(p.id) > keptText {
+		p.id = nil // its length does not matter: the next id field overwrites it
+	}
 	p.hasData, p.idSet, p.flush, p.dirty = false, false, false, false
+}
+
+// Release ends the current connection: it drops the unfinished block, lets
+// go of the Reader, and keeps no buffer beyond its first size, so that a
+// parser waiting for its next connection (a stream waiting to reconnect)
+// holds little. Reset starts the next connection.
+func (p *Parser) Release() {
+	p.restart(nil, io.EOF)
+	p.dropKept()
+	if len(p.buf) > p.size {
+		p.buf = nil // Reset makes one of the first size
+	}
+}
+
+// dropKept drops what was kept only for events that follow at once, before
+// a read that may wait for a long time: an idle parser holds its buffers at
+// their first size only.
+func (p *Parser) dropKept() {
+	p.shrink(p.size)
+	if cap(p.data) > keptData {
+		p.data = nil
+	}
+	if p.spare != nil || p.comment != nil {
+		p.spare, p.comment = nil, nil // the comment may point into an old buffer
+	}
+}
+
+// reuse returns b emptied for another value, or nil if it is larger than
+// keep: a buffer grown by a large value is not kept for small ones.
+func reuse(b []byte, keep int) []byte {
+	if cap(b) > keep {
+		return nil
+	}
+	return b[:0]
 }
 
 // Next reads up to the next record and returns its kind. At the end of the
@@ -133,8 +212,8 @@ func (p *Parser) clearBlock() {
 // unfinished block is dropped; a line or value over the limit is
 // ErrTooLarge.
 func (p *Parser) Next() (Kind, error) {
-	if p.flush {
-		p.clearBlock()
+	if p.tidy {
+		p.tidyUp()
 	}
 	for {
 		line, err := p.line()
@@ -163,8 +242,10 @@ func (p *Parser) Next() (Kind, error) {
 			return Comment, nil
 		case 'd':
 			if value, ok := cutField(line, "data"); ok {
-				if err := p.addData(value); err != nil {
-					return 0, err
+				if !p.appendData(value) {
+					if err := p.addData(value); err != nil {
+						return 0, err
+					}
 				}
 				if err := p.dataLines(); err != nil {
 					return 0, err
@@ -197,7 +278,7 @@ func (p *Parser) Next() (Kind, error) {
 func (p *Parser) SkipComments(skip bool) { p.skipComments = skip }
 
 // SetLastID sets the last event ID, as if an id field had set it.
-func (p *Parser) SetLastID(id string) { p.lastID = append(p.lastID[:0], id...) }
+func (p *Parser) SetLastID(id string) { p.lastID = append(reuse(p.lastID, keptText), id...) }
 
 // Type returns the value of the current event's event field: empty if it
 // had none (the event's type is then "message").
@@ -236,13 +317,13 @@ func (p *Parser) Comment() []byte { return p.comment }
 // skipped ones included.
 func (p *Parser) Comments() int64 { return p.comments }
 
-// addData appends the value of a data field to the event's data.
-func (p *Parser) addData(value []byte) error {
-	if p.chunkedLen+len(p.data)+len(value)+1 > p.max {
-		return ErrTooLarge
-	}
-	if p.data == nil {
-		p.data = make([]byte, 0, p.dataHint)
+// appendData appends the value of a data field to the event's data if the
+// buffer has room for it, and reports whether it did; addData makes room.
+// It is apart from addData so that it is inlined on the path of every data
+// line.
+func (p *Parser) appendData(value []byte) bool {
+	if n := len(p.data) + len(value) + 1; n > cap(p.data) || p.chunkedLen+n > p.max {
+		return false
 	}
 	if p.hasData {
 		p.data = append(p.data, '\n')
@@ -250,6 +331,43 @@ func (p *Parser) addData(value []byte) error {
 	p.data = append(p.data, value...)
 	p.hasData = true
 	p.dirty = p.dirty || !p.clean
+	return true
+}
+
+// addData appends the value of a data field to the event's data, within
+// the limit, making room first.
+func (p *Parser) addData(value []byte) error {
+	if err := p.growData(len(p.data) + len(value) + 1); err != nil {
+		return err
+	}
+	p.appendData(value)
+	return nil
+}
+
+// growData makes room for need bytes of data, within the limit. Up to
+// keptData the buffer doubles; past it, it takes the size of the last event
+// that went past (hint) at once, which spares large events of one size a
+// chain of copies, and costs small events nothing, however large the last
+// one was.
+func (p *Parser) growData(need int) error {
+	if p.chunkedLen+need > p.max {
+		return ErrTooLarge
+	}
+	if need <= cap(p.data) {
+		return nil
+	}
+	size := max(need, 2*cap(p.data))
+	if need <= keptData {
+		size = min(size, keptData)
+	} else {
+		size = max(size, min(p.hint, p.max))
+		if p.spare == nil {
+			p.spare = p.data[:0] // no larger than keptData: for the next event
+		}
+	}
+	data := make([]byte, len(p.data), size)
+	copy(data, p.data)
+	p.data = data
 	return nil
 }
 
@@ -280,8 +398,10 @@ func (p *Parser) dataLines() error {
 		if len(value) > 0 && value[0] == ' ' {
 			value = value[1:]
 		}
-		if err := p.addData(value); err != nil {
-			return err
+		if !p.appendData(value) {
+			if err := p.addData(value); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -309,10 +429,10 @@ func cutField(line []byte, name string) (value []byte, ok bool) {
 // endBlock runs at a blank line: the last event ID is committed, and the
 // block becomes an event if it had data.
 func (p *Parser) endBlock() Kind {
-	changed := p.idSet && !bytes.Equal(p.id, p.lastID) // only an id field changes p.id
+	changed := p.idSet && !bytes.Equal(p.id, p.lastID)
 	p.idChanged = changed
 	if changed {
-		p.lastID = append(p.lastID[:0], p.id...)
+		p.lastID = append(reuse(p.lastID, keptText), p.id...)
 	}
 	if !p.hasData {
 		p.clearBlock()
@@ -326,27 +446,30 @@ func (p *Parser) endBlock() Kind {
 	}
 	if p.dirty && !utf8.Valid(p.data) {
 		p.scratch = appendValidUTF8(p.scratch[:0], p.data)
-		p.data, p.scratch = p.scratch, p.data
+		// The bytes before repair are spare now, unless they are many.
+		p.data, p.scratch = p.scratch, reuse(p.data, keptData)
 	}
-	p.flush = true
+	if n := len(p.data); n > keptData {
+		p.hint = n + n/8
+	}
+	p.flush, p.tidy = true, true
 	return Event
 }
 
 // TakeData hands the current event's data, with id appended, to the
-// caller, who may keep it for good: the parser will not write to it again. The buffer goes
-// as it is unless it has much more room than content (which would stay
-// allocated for nothing); then its content is copied to an exact size. The
-// next event gets a buffer sized after this one, so that its growth does not
-// leave that room again.
+// caller, who may keep it for good: the parser will not write to it again.
+// The buffer goes as it is unless it has much more room than content
+// (which would stay allocated for nothing); then its content is copied to
+// an exact size, and the buffer stays.
 func (p *Parser) TakeData(id []byte) []byte {
 	n := len(p.data) + len(id)
 	b := p.data
 	if cap(b) > n+n/4 {
 		b = append(make([]byte, 0, n), p.data...)
+	} else {
+		p.data, p.spare = p.spare, nil
 	}
-	b = append(b, id...)
-	p.data, p.dataHint = nil, n+n/8
-	return b
+	return append(b, id...)
 }
 
 // parseRetry accepts only ASCII digits, as the spec requires. A value too
@@ -502,6 +625,9 @@ func (p *Parser) fill() error {
 	if p.err != nil {
 		return p.err
 	}
+	if p.start == p.end && !p.hasData {
+		p.dropKept() // between events, with nothing unread: the read may wait
+	}
 	if err := p.makeRoom(); err != nil {
 		return err
 	}
@@ -548,6 +674,11 @@ func (p *Parser) fill() error {
 // data line into the event's data (see spill.go) or grows the buffer, up to
 // the size limit.
 func (p *Parser) makeRoom() error {
+	// A buffer of up to spillBufSize stays while bytes keep coming, for
+	// the next long data line; a larger one goes at once.
+	if len(p.buf) > spillBufSize {
+		p.shrink(spillBufSize)
+	}
 	if p.end < len(p.buf) {
 		return nil
 	}
@@ -573,6 +704,14 @@ func bufSize(size, max int) int {
 		return max + 1
 	}
 	return size
+}
+
+// shrink puts the read buffer back to its first size once the long line
+// it grew for is over, if it is larger than keep and the unread bytes fit.
+func (p *Parser) shrink(keep int) {
+	if len(p.buf) > keep && !p.spilling && p.end-p.start < p.size {
+		p.moveTo(make([]byte, p.size))
+	}
 }
 
 // scanTiny does for the bytes of a tiny read, buf[from:end], what
@@ -706,13 +845,14 @@ func partialRune(b []byte) int {
 }
 
 // text returns a comment from the current line: the line itself when it is
-// known to be valid UTF-8 (it stays valid until the next read), or a
-// repaired copy in *buf.
+// valid UTF-8 (it stays valid until the next read), or a repaired copy in
+// *buf.
 func (p *Parser) text(buf *[]byte, src []byte) []byte {
-	if p.clean {
+	if p.clean || utf8.Valid(src) {
 		return src
 	}
 	*buf = appendValidUTF8((*buf)[:0], src)
+	p.tidy = p.tidy || cap(*buf) > keptText
 	return *buf
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unsafe"
 )
 
 // The records a parser produces, written as strings so that a whole stream
@@ -581,6 +582,122 @@ func TestParseHostileReaders(t *testing.T) {
 	for name, wrap := range readers {
 		if got := parseConns(1<<20, wrap(oneReadOf(in))); !slices.Equal(got, want) {
 			t.Errorf("%s: got %q; want %q", name, got, want)
+		}
+	}
+}
+
+// held returns the bytes the parser's buffers hold, by capacity.
+func (p *Parser) held() int {
+	n := cap(p.buf) + cap(p.data) + cap(p.spare) + cap(p.typ) + cap(p.id) + cap(p.lastID) + cap(p.commentBuf) + cap(p.scratch)
+	for _, c := range p.chunks[:cap(p.chunks)] {
+		n += cap(c)
+	}
+	return n + cap(p.chunks)*int(unsafe.Sizeof(p.chunks[0]))
+}
+
+// TestParseMemoryAfterLargeValue checks that one large value, in any field,
+// leaves no buffer sized after it once the parser waits for more bytes:
+// it holds what it would have held without it.
+func TestParseMemoryAfterLargeValue(t *testing.T) {
+	const size = 1 << 20
+	big := strings.Repeat("v", size)
+	small := strings.Repeat("id: 7\nevent: update\ndata: {\"seq\":1}\n\n: ping\n", 50)
+	// heldAfter parses head and the small events in reads of n bytes, up to
+	// where it would wait for more, and returns what the parser holds.
+	heldAfter := func(head string, n int, skipComments bool) int {
+		var p Parser
+		p.SkipComments(skipComments)
+		r := &stallingReader{}
+		r.chunks = inReadsOf([]byte(head+small), n).(*splitReader).chunks
+		p.Reset(r, 16<<20)
+		for {
+			if _, err := p.Next(); err != nil {
+				if err != errStalled {
+					t.Fatalf("after %.30q...: %v", head, err)
+				}
+				return p.held()
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		head string
+	}{
+		{"data", "data: " + big + "\n\n"},
+		{"data in many lines", strings.Repeat("data: "+big[:1000]+"\n", size/1000) + "\n"},
+		{"data with invalid UTF-8", "data: " + big + "\xff\n\n"},
+		{"event", "event: " + big + "\ndata: x\n\n"},
+		{"event with invalid UTF-8", "event: " + big + "\xff\ndata: x\n\n"},
+		{"id", "id: " + big + "\ndata: x\n\n"},
+		{"id with invalid UTF-8", "id: " + big + "\xff\ndata: x\n\n"},
+		{"id without data", "id: " + big + "\n\n"},
+		{"comment", ":" + big + "\n"},
+		{"comment with invalid UTF-8", ":" + big + "\xff\n"},
+		{"unknown field", "field: " + big + "\n"},
+		{"retry", "retry: " + strings.Repeat("9", size) + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, n := range []int{1460, 64 << 10} {
+				for _, skip := range []bool{false, true} {
+					want := heldAfter("", n, skip)
+					if got := heldAfter(tt.head, n, skip); got > want {
+						t.Errorf("reads of %d bytes, comments skipped %v: after a %d-byte value and small events the parser holds %d bytes; want %d, as without it", n, skip, size, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestParseRelease checks that a connection cut off inside a large value
+// leaves nothing sized after it once Release ends it, and that Next then
+// reports the end of the input.
+func TestParseRelease(t *testing.T) {
+	big := strings.Repeat("v", 1<<20)
+	heldAfter := func(in string) int {
+		var p Parser
+		p.Reset(strings.NewReader(in), 16<<20)
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
+		}
+		p.Release()
+		if k, err := p.Next(); k != 0 || err != io.EOF {
+			t.Errorf("Next after Release: got record %d, error %v; want io.EOF", k, err)
+		}
+		return p.held()
+	}
+	want := heldAfter("data: a\n\n")
+	for _, in := range []string{
+		"data: " + big, // spilled into chunks
+		"data: a\n" + strings.Repeat("data: "+big[:1000]+"\n", 1000), // many lines of data
+		"data: a\n\n:" + big,             // a long comment
+		"data: " + big + "\n\n",          // kept for the next event
+		"event: " + big + "\nid: " + big, // long field values
+	} {
+		if got := heldAfter(in); got > want {
+			t.Errorf("a connection of %.30q... holds %d bytes after Release; want %d, as one with a small event", in, got, want)
+		}
+	}
+}
+
+// TestParseLongLineBufferGoesWhileBytesFlow checks that a read buffer grown
+// past spillBufSize by a long line goes back to its first size at the first
+// read after the line, even on a stream that never pauses.
+func TestParseLongLineBufferGoesWhileBytesFlow(t *testing.T) {
+	for _, head := range []string{":", "event: ", "field: "} {
+		in := head + strings.Repeat("v", 1<<20) + "\ndata: a\n\n" + strings.Repeat("data: 0123456789\n\n", 500)
+		var p Parser
+		p.Reset(inReadsOf([]byte(in), 1000), 16<<20) // reads that end inside lines
+		for i := 0; i < 100; i++ {
+			if _, err := p.Next(); err != nil {
+				t.Fatalf("%q line: %v", head, err)
+			}
+		}
+		if len(p.buf) > initialBufSize {
+			t.Errorf("a 1 MiB %q line, then events: the read buffer holds %d bytes; want %d", head, len(p.buf), initialBufSize)
 		}
 	}
 }

@@ -5,8 +5,9 @@ package parser
 // read of it moved into the event's data whenever the buffer fills, and
 // reading goes on into a buffer of moderate size (spillBufSize). That costs
 // one copy of the line, not a chain of ever larger buffers (each cleared,
-// and a copy of the last), and when the line ends the buffer goes back to
-// its first size: a stream that received a huge event keeps no huge buffer.
+// and a copy of the last). The buffer stays for the next long line while
+// bytes keep coming, and goes back to its first size once the stream
+// pauses: a stream that received a huge event keeps no large buffer.
 
 const (
 	// Sizes of the chunks that hold a spilled line's data until it ends.
@@ -48,6 +49,13 @@ func (p *Parser) spill() (bool, error) {
 		}
 	} else {
 		p.clean = true
+		// A line this long makes a large event: size its data as the last
+		// large one, as growData would once past keptData.
+		if need := len(p.data) + len(value) + 1; cap(p.data) <= keptData && p.hint > need {
+			if err := p.growData(max(need, keptData+1)); err != nil {
+				return false, err
+			}
+		}
 		if err := p.addData(value); err != nil {
 			return false, err
 		}
@@ -97,10 +105,10 @@ func (p *Parser) endSpill(rest []byte) error {
 	if err := p.appendSpilled(rest); err != nil {
 		return err
 	}
-	// Back to the first buffer size, unless what follows needs more: a
-	// stream that goes quiet after a long line holds little.
-	if size := bufSize(initialBufSize, p.max); len(p.buf) > size && p.end-p.start <= size/2 {
-		p.moveTo(make([]byte, size))
+	// Little unread after a long line suggests that the server paused:
+	// back to the first size then.
+	if p.end-p.start <= p.size/2 {
+		p.shrink(p.size)
 	}
 	return nil
 }
@@ -115,6 +123,5 @@ func (p *Parser) joinChunks() {
 		joined = append(joined, c...)
 	}
 	p.data = append(joined, p.data...)
-	clear(p.chunks)
-	p.chunks, p.chunkedLen = p.chunks[:0], 0
+	p.chunks, p.chunkedLen = nil, 0
 }
