@@ -11,15 +11,25 @@ import (
 // allocates nothing. The parser (internal/parser) owns the bytes until
 // then; the stream (stream.go) decides when a record becomes an action.
 
-// maxInternedTypes bounds the event types a stream remembers, so that a
-// server sending endless distinct types cannot grow memory (or metrics).
-const maxInternedTypes = 64
+// What a stream keeps of the text it received, so that a server cannot
+// grow its memory (or its metrics) without bound: at most maxInternedTypes
+// event types, each of at most maxKeptText bytes; longer ones are not
+// interned, and count under the shared overflow bucket of the metrics. A
+// comment is kept for reuse only up to maxKeptText bytes too.
+const (
+	maxInternedTypes = 64
+	maxKeptText      = 128
+)
 
 // commentText returns the comment next just reported. Its string is made
 // only for callers that want it, and a repeated comment (a heartbeat)
 // reuses the last one.
 func (s *Stream) commentText() Comment {
-	if c := s.p.Comment(); s.comment.Text != string(c) {
+	c := s.p.Comment()
+	if len(c) > maxKeptText {
+		return Comment{Text: string(c)}
+	}
+	if s.comment.Text != string(c) {
 		s.comment.Text = string(c)
 	}
 	return s.comment
@@ -29,10 +39,10 @@ func (s *Stream) commentText() Comment {
 // allocation, and updates the last event ID.
 func (s *Stream) buildEvent() Event {
 	p := &s.p
-	t := s.eventType(p.Type())
+	t, name := s.eventType(p.Type())
 	s.conn.stats.events++
 	s.tel.event(s.conn.ctx, t)
-	ev := Event{Type: t.name}
+	ev := Event{Type: name}
 	data := p.Data()
 	if p.HasID() {
 		n := len(data) // ownedText may take the data away
@@ -88,25 +98,29 @@ func (s *Stream) ownedText(data, id []byte) string {
 	return b.String()
 }
 
-// eventType returns the interned type for the bytes of an event field.
-func (s *Stream) eventType(b []byte) *eventType {
+// eventType returns the type named by the bytes of an event field, for
+// counting, and its name.
+func (s *Stream) eventType(b []byte) (*eventType, string) {
 	if len(b) == 0 {
 		b = []byte("message")
 	}
 	if t := s.lastType; t != nil && t.name == string(b) {
-		return t // most streams repeat one type
+		return t, t.name // most streams repeat one type
 	}
 	t, ok := s.types[string(b)]
 	if !ok {
+		name := string(b)
+		if len(s.types) == maxInternedTypes || len(name) > maxKeptText {
+			// Counted under the overflow bucket, whose eventType keeps no
+			// name: the event carries this one, and the stream keeps none.
+			return s.tel.eventType("", false), name
+		}
 		if s.types == nil {
 			s.types = make(map[string]*eventType) // not before the first event: idle streams stay small
 		}
-		name := string(b)
-		t = s.tel.eventType(name, len(s.types) < maxInternedTypes)
-		if len(s.types) < maxInternedTypes {
-			s.types[name] = t
-		}
+		t = s.tel.eventType(name, true)
+		s.types[name] = t
 	}
 	s.lastType = t // only when it changed: a pointer store costs a GC write barrier
-	return t
+	return t, t.name
 }

@@ -416,6 +416,7 @@ func (s *Stream) disconnect(err error, requested bool) {
 		c.body.Close()
 		c.stats.bytes, c.stats.comments = s.tel.bytesRead(), s.p.Comments()
 	}
+	s.p.Release() // while the stream waits to reconnect, it holds little
 	c.cancel(nil)
 	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, err, requested)
 	*c = conn{ctx: c.ctx} // handlers of the Fault still get the attempt's context
