@@ -311,3 +311,49 @@ func TestStreamMemoryWhileWaitingToReconnect(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamLimitBoundsRepairedData checks that WithMaxEventSize bounds
+// event data as delivered, after each bad byte became a three-byte U+FFFD:
+// a line of bad bytes just under the limit is too large, and is refused
+// before its repaired form is made.
+func TestStreamLimitBoundsRepairedData(t *testing.T) {
+	const limit = 1 << 20
+	// run returns the action after the Start, described briefly, and the
+	// bytes allocated to reach it.
+	run := func(bad int) (string, uint64) {
+		body := "data: " + strings.Repeat("\xff", bad) + "\n\n"
+		s, err := NewStream("", bodySource(body), WithMaxEventSize(limit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got := "nothing"
+		for a := range s.All(context.Background()) {
+			switch a := a.(type) {
+			case Event:
+				got = fmt.Sprintf("an event of %d bytes", len(a.Data))
+			case Fault:
+				got = describe(a)
+			default:
+				continue
+			}
+			break
+		}
+		runtime.ReadMemStats(&after)
+		return got, after.TotalAlloc - before.TotalAlloc
+	}
+	got, allocated := run(limit - 10)
+	if want := faultOf(&TooLargeError{Limit: limit}, true, 0); got != want {
+		t.Errorf("a line of %d bad bytes under a limit of %d: got %s; want %s", limit-10, limit, got, want)
+	}
+	// Reading the line costs about three times its size (chunks, then one
+	// buffer); its repaired form would cost three more.
+	if allocated > 4*limit {
+		t.Errorf("a line of %d bad bytes under a limit of %d: %d bytes allocated; want under %d, with no repaired form made", limit-10, limit, allocated, 4*limit)
+	}
+	if got, _ := run(limit / 3); got != fmt.Sprintf("an event of %d bytes", limit/3*3) {
+		t.Errorf("a line of %d bad bytes under a limit of %d: got %s; want an event of %d bytes", limit/3, limit, got, limit/3*3)
+	}
+}

@@ -227,8 +227,8 @@ func (p *Parser) Next() (Kind, error) {
 			continue
 		}
 		if len(line) == 0 {
-			if k := p.endBlock(); k != 0 {
-				return k, nil
+			if k, err := p.endBlock(); k != 0 || err != nil {
+				return k, err
 			}
 			continue
 		}
@@ -238,7 +238,9 @@ func (p *Parser) Next() (Kind, error) {
 			if p.skipComments {
 				continue
 			}
-			p.comment = p.text(&p.commentBuf, line[1:])
+			if p.comment, err = p.text(&p.commentBuf, line[1:]); err != nil {
+				return 0, err
+			}
 			return Comment, nil
 		case 'd':
 			if value, ok := cutField(line, "data"); ok {
@@ -253,11 +255,15 @@ func (p *Parser) Next() (Kind, error) {
 			}
 		case 'e':
 			if value, ok := cutField(line, "event"); ok {
-				p.typ = p.appendText(p.typ[:0], value)
+				if p.typ, err = p.appendText(p.typ[:0], value); err != nil {
+					return 0, err
+				}
 			}
 		case 'i':
 			if value, ok := cutField(line, "id"); ok && bytes.IndexByte(value, 0) < 0 {
-				p.id = p.appendText(p.id[:0], value)
+				if p.id, err = p.appendText(p.id[:0], value); err != nil {
+					return 0, err
+				}
 				p.idSet = true
 			}
 		case 'r':
@@ -428,7 +434,17 @@ func cutField(line []byte, name string) (value []byte, ok bool) {
 
 // endBlock runs at a blank line: the last event ID is committed, and the
 // block becomes an event if it had data.
-func (p *Parser) endBlock() Kind {
+func (p *Parser) endBlock() (Kind, error) {
+	if p.hasData {
+		if len(p.chunks) > 0 {
+			p.joinChunks()
+		}
+		if p.dirty && !utf8.Valid(p.data) {
+			if err := p.repairData(); err != nil {
+				return 0, err // the block did not end well: its id does not count
+			}
+		}
+	}
 	changed := p.idSet && !bytes.Equal(p.id, p.lastID)
 	p.idChanged = changed
 	if changed {
@@ -437,24 +453,38 @@ func (p *Parser) endBlock() Kind {
 	if !p.hasData {
 		p.clearBlock()
 		if changed {
-			return IDChanged
+			return IDChanged, nil
 		}
-		return 0
-	}
-	if len(p.chunks) > 0 {
-		p.joinChunks()
-	}
-	if p.dirty && !utf8.Valid(p.data) {
-		p.scratch = appendValidUTF8(p.scratch[:0], p.data)
-		// The bytes before repair are spare now, unless they are many.
-		p.data, p.scratch = p.scratch, reuse(p.data, keptData)
+		return 0, nil
 	}
 	if n := len(p.data); n > keptData {
 		p.hint = n + n/8
 	}
 	p.flush, p.tidy = true, true
-	return Event
+	return Event, nil
 }
+
+// repairData replaces each ill-formed sequence in the event's data by
+// U+FFFD, as the stream is decoded before it is parsed. The limit bounds
+// the data as delivered: a U+FFFD takes three bytes, one bad byte as
+// little as one.
+func (p *Parser) repairData() error {
+	n := repairedLen(p.data)
+	if n > p.max {
+		return ErrTooLarge
+	}
+	fixed := p.scratch[:0]
+	if cap(fixed) < n {
+		fixed = make([]byte, 0, n+idRoom)
+	}
+	// The bytes before repair are spare now, unless they are many.
+	p.data, p.scratch = appendRepaired(fixed, p.data), reuse(p.data, keptData)
+	return nil
+}
+
+// idRoom is the room left after large data for an id, which TakeData
+// appends.
+const idRoom = 64
 
 // TakeData hands the current event's data, with id appended, to the
 // caller, who may keep it for good: the parser will not write to it again.
@@ -846,82 +876,107 @@ func partialRune(b []byte) int {
 
 // text returns a comment from the current line: the line itself when it is
 // valid UTF-8 (it stays valid until the next read), or a repaired copy in
-// *buf.
-func (p *Parser) text(buf *[]byte, src []byte) []byte {
+// *buf, within the limit.
+func (p *Parser) text(buf *[]byte, src []byte) ([]byte, error) {
 	if p.clean || utf8.Valid(src) {
-		return src
+		return src, nil
 	}
-	*buf = appendValidUTF8((*buf)[:0], src)
+	if repairedLen(src) > p.max {
+		return nil, ErrTooLarge
+	}
+	*buf = appendRepaired((*buf)[:0], src)
 	p.tidy = p.tidy || cap(*buf) > keptText
-	return *buf
+	return *buf, nil
 }
 
-// appendText appends a field value or comment from the current line,
-// checking its UTF-8 only if the line was not already known to be valid.
-func (p *Parser) appendText(dst, src []byte) []byte {
-	if p.clean {
-		return append(dst, src...)
+// appendText appends a field value from the current line to dst, repaired
+// if it is not valid UTF-8; the result may not exceed the limit.
+func (p *Parser) appendText(dst, src []byte) ([]byte, error) {
+	if p.clean || utf8.Valid(src) {
+		return append(dst, src...), nil
 	}
-	return appendValidUTF8(dst, src)
+	if len(dst)+repairedLen(src) > p.max {
+		return dst, ErrTooLarge
+	}
+	return appendRepaired(dst, src), nil
 }
 
-// appendValidUTF8 appends src to dst with every ill-formed sequence replaced
-// by U+FFFD, one replacement per maximal subpart, exactly as the WHATWG UTF-8
-// decoder does (which is not what a Go range loop does: it replaces per byte).
-func appendValidUTF8(dst, src []byte) []byte {
-	if utf8.Valid(src) {
-		return append(dst, src...)
+// The WHATWG UTF-8 decoder replaces an ill-formed sequence by one U+FFFD
+// per maximal subpart: the longest start of a well-formed sequence, or a
+// single byte (which is not what a Go range loop does: it replaces per
+// byte).
+const replacement = "\uFFFD"
+
+// repairedLen returns the length of b once repaired.
+func repairedLen(b []byte) int {
+	n := 0
+	for {
+		at, bad := invalidAt(b)
+		if at < 0 {
+			return n + len(b)
+		}
+		n += at + len(replacement)
+		b = b[at+bad:]
 	}
-	const replacement = "\uFFFD"
-	var (
-		need, seen   int
-		lower, upper byte = 0x80, 0xBF
-		seqStart     int
-	)
-	for i := 0; i < len(src); i++ {
-		b := src[i]
-		if need == 0 {
-			switch {
-			case b < 0x80:
-				dst = append(dst, b)
-			case b >= 0xC2 && b <= 0xDF:
-				need = 1
-			case b >= 0xE0 && b <= 0xEF:
-				need = 2
-				if b == 0xE0 {
-					lower = 0xA0
-				} else if b == 0xED {
-					upper = 0x9F
-				}
-			case b >= 0xF0 && b <= 0xF4:
-				need = 3
-				if b == 0xF0 {
-					lower = 0x90
-				} else if b == 0xF4 {
-					upper = 0x8F
-				}
-			default:
-				dst = append(dst, replacement...)
-			}
-			seqStart = i
+}
+
+// appendRepaired appends b to dst, repaired.
+func appendRepaired(dst, b []byte) []byte {
+	for {
+		at, bad := invalidAt(b)
+		if at < 0 {
+			return append(dst, b...)
+		}
+		dst = append(append(dst, b[:at]...), replacement...)
+		b = b[at+bad:]
+	}
+}
+
+// invalidAt returns where the first ill-formed sequence in b starts, and
+// the length of its maximal subpart; at is -1 if b is valid UTF-8.
+func invalidAt(b []byte) (at, bad int) {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
 			continue
 		}
-		if b < lower || b > upper {
-			// The sequence so far is one maximal subpart; b starts afresh.
-			need, seen, lower, upper = 0, 0, 0x80, 0xBF
-			dst = append(dst, replacement...)
-			i--
+		if r, size := utf8.DecodeRune(b[i:]); r != utf8.RuneError || size > 1 {
+			i += size // size > 1: a U+FFFD that was sent as such
 			continue
 		}
-		lower, upper = 0x80, 0xBF
-		seen++
-		if seen == need {
-			dst = append(dst, src[seqStart:i+1]...)
-			need, seen = 0, 0
+		return i, subpartLen(b[i:])
+	}
+	return -1, 0
+}
+
+// subpartLen returns the length of the maximal subpart at the start of b,
+// which starts an ill-formed sequence: how many of its bytes could begin a
+// well-formed one, at least 1.
+func subpartLen(b []byte) int {
+	need := 0                        // continuation bytes the lead byte calls for
+	lo, hi := byte(0x80), byte(0xBF) // the range of the first of them
+	switch c := b[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 1
+	case c >= 0xE0 && c <= 0xEF:
+		need = 2
+		if c == 0xE0 {
+			lo = 0xA0 // no overlong forms
+		} else if c == 0xED {
+			hi = 0x9F // no surrogates
+		}
+	case c >= 0xF0 && c <= 0xF4:
+		need = 3
+		if c == 0xF0 {
+			lo = 0x90 // no overlong forms
+		} else if c == 0xF4 {
+			hi = 0x8F // nothing past U+10FFFF
 		}
 	}
-	if need != 0 {
-		dst = append(dst, replacement...)
+	n := 1
+	for n <= need && n < len(b) && b[n] >= lo && b[n] <= hi {
+		n++
+		lo, hi = 0x80, 0xBF
 	}
-	return dst
+	return n
 }

@@ -701,3 +701,41 @@ func TestParseLongLineBufferGoesWhileBytesFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestParseLimitAfterRepair checks that the limit bounds values as they are
+// delivered, after each ill-formed sequence became a three-byte U+FFFD:
+// four bad bytes make twelve. A value over the limit ends the connection
+// like a line over it, and its block's id does not count.
+func TestParseLimitAfterRepair(t *testing.T) {
+	const bad, fixed = "\xff\xff\xff\xff", "\uFFFD\uFFFD\uFFFD\uFFFD"
+	runAtEveryReadSize(t, []splitCase{
+		{name: "data at the limit", max: 12, in: "data:" + bad + "\n\n", want: recs(recEv("", fixed, ""))},
+		{name: "data over the limit", max: 11, in: "data:" + bad + "\n\n", want: recs(recTooLarge(11))},
+		{name: "data in two lines at the limit", max: 13, in: "data:\xff\xff\ndata:\xff\xff\n\n", want: recs(recEv("", "\uFFFD\uFFFD\n\uFFFD\uFFFD", ""))},
+		{name: "data in two lines over the limit", max: 12, in: "data:\xff\xff\ndata:\xff\xff\n\n", want: recs(recTooLarge(12))},
+		{name: "a maximal subpart is one U+FFFD", max: 11, in: "data:\xf0\x9f\x98\xe2\x82\xff\n\n", want: recs(recEv("", "\uFFFD\uFFFD\uFFFD", ""))},
+		{name: "its id does not count", max: 11, in: "id: 1\n\nid: 2\ndata:" + bad + "\n\n", want: recs(recIDOnly("1"), recTooLarge(11))},
+		{name: "event type at the limit", max: 12, in: "event:" + bad + "\ndata:x\n\n", want: recs(recEv(fixed, "x", ""))},
+		{name: "event type over the limit", max: 11, in: "event:" + bad + "\ndata:x\n\n", want: recs(recTooLarge(11))},
+		{name: "id at the limit", max: 12, in: "id:" + bad + "\ndata:x\n\n", want: recs(recEvID("", "x", fixed))},
+		{name: "id over the limit", max: 11, in: "id:" + bad + "\ndata:x\n\n", want: recs(recTooLarge(11))},
+		{name: "comment at the limit", max: 12, in: ":" + bad + "\n", want: recs(recCm(fixed))},
+		{name: "comment over the limit", max: 11, in: ":" + bad + "\n", want: recs(recTooLarge(11))},
+	})
+	// The next connection still has the id of the last block that ended well.
+	got := parseConns(11, oneReadOf("id: 1\n\nid: 2\ndata:"+bad+"\n\n"), oneReadOf("data: x\n\n"))
+	if want := recs(recIDOnly("1"), recTooLarge(11), recEv("", "x", "1")); !slices.Equal(got, want) {
+		t.Errorf("an event over the limit after repair, then a new connection: got %q; want %q", got, want)
+	}
+}
+
+// A comment the caller skips is never delivered, so it is not repaired,
+// and its repaired length does not matter.
+func TestParseSkippedCommentNotRepaired(t *testing.T) {
+	var p Parser
+	p.SkipComments(true)
+	p.Reset(strings.NewReader(":\xff\xff\xff\xff\ndata: a\n\n"), 11)
+	if k, err := p.Next(); k != Event || err != nil || string(p.Data()) != "a" || p.Comments() != 1 {
+		t.Errorf("a skipped comment that repairs past the limit: got record %d, error %v, %d comments; want the event after it, 1 comment", k, err, p.Comments())
+	}
+}
