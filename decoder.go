@@ -19,11 +19,12 @@ import (
 // allocations, for instance to unmarshal each event's data straight from the
 // buffer. It is not safe for concurrent use.
 type Decoder struct {
-	p     parser.Parser
-	r     io.Reader
-	max   int
-	err   error
-	retry time.Duration
+	p        parser.Parser
+	r        io.Reader
+	max      int
+	err      error
+	retry    time.Duration
+	hasRetry bool
 }
 
 // NewDecoder returns a Decoder reading r, with lines and event data limited
@@ -62,7 +63,7 @@ func (d *Decoder) Next() bool {
 		case parser.Event:
 			return true
 		case parser.Retry:
-			d.retry = d.p.Retry()
+			d.retry, d.hasRetry = d.p.Retry(), true
 		case 0:
 			d.err = parseError(err, d.max)
 			return false
@@ -92,15 +93,23 @@ func (d *Decoder) Type() []byte {
 func (d *Decoder) Data() []byte { return d.p.Data() }
 
 // ID returns the value of the current event's own id field, or nil if it
-// had none.
+// had none; an empty id field gives an empty slice that is not nil.
 func (d *Decoder) ID() []byte { return d.p.ID() }
+
+// HasID reports whether the current event had an id field of its own,
+// possibly empty.
+func (d *Decoder) HasID() bool { return d.p.HasID() }
 
 // LastEventID returns the last event ID once the current event arrived.
 func (d *Decoder) LastEventID() []byte { return d.p.LastID() }
 
 // Retry returns the reconnection delay of the last valid retry field seen,
-// or zero.
+// or zero if there was none (see [Decoder.HasRetry]).
 func (d *Decoder) Retry() time.Duration { return d.retry }
+
+// HasRetry reports whether a valid retry field has been seen, so that a
+// retry of 0 can be told from none.
+func (d *Decoder) HasRetry() bool { return d.hasRetry }
 
 // parseError returns the error that ended parsing as the library reports
 // it: a line or value over limit becomes a *TooLargeError.

@@ -119,3 +119,43 @@ func errorsAsTooLarge(err error, limit int) bool {
 	var tl *TooLargeError
 	return errors.As(err, &tl) && tl.Limit == limit
 }
+
+// TestDecoderAbsentAndEmpty checks that HasID and HasRetry tell a field
+// that was absent from one that was empty or zero, at every read size: an
+// empty id field is a non-nil empty ID, and retry: 0 is a retry.
+func TestDecoderAbsentAndEmpty(t *testing.T) {
+	const in = "data: a\n\nretry: 0\nid\ndata: b\n\nid: 7\ndata: c\n\n"
+	type event struct {
+		data        string
+		id          []byte
+		hasID       bool
+		retry       time.Duration
+		hasRetry    bool
+		lastEventID string
+	}
+	want := []event{
+		{"a", nil, false, 0, false, ""},
+		{"b", []byte{}, true, 0, true, ""},
+		{"c", []byte("7"), true, 0, true, "7"},
+	}
+	for n := 1; n <= len(in); n++ {
+		d := NewDecoder(readsEvery(in, n))
+		if d.HasRetry() || d.Retry() != 0 {
+			t.Fatalf("a new Decoder: HasRetry() = %v, Retry() = %v; want false, 0", d.HasRetry(), d.Retry())
+		}
+		var got []event
+		for d.Next() {
+			got = append(got, event{string(d.Data()), d.ID(), d.HasID(), d.Retry(), d.HasRetry(), string(d.LastEventID())})
+		}
+		if d.Err() != nil || len(got) != len(want) {
+			t.Fatalf("reads of %d bytes: got %+v, Err %v; want %+v", n, got, d.Err(), want)
+		}
+		for i, w := range want {
+			g := got[i]
+			if g.data != w.data || (g.id == nil) != (w.id == nil) || string(g.id) != string(w.id) || g.hasID != w.hasID ||
+				g.retry != w.retry || g.hasRetry != w.hasRetry || g.lastEventID != w.lastEventID {
+				t.Errorf("reads of %d bytes, event %d: got %+v (id nil: %v); want %+v (id nil: %v)", n, i, g, g.id == nil, w, w.id == nil)
+			}
+		}
+	}
+}

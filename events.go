@@ -47,7 +47,7 @@ func (s *Stream) buildEvent() Event {
 	if p.HasID() {
 		n := len(data) // ownedText may take the data away
 		all := s.ownedText(data, p.ID())
-		ev.Data, ev.ID = all[:n], all[n:]
+		ev.Data, ev.ID, ev.HasID = all[:n], all[n:], true
 		ev.LastEventID = ev.ID
 		if p.LastIDChanged() {
 			s.setLastEventID(ev.ID)

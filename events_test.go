@@ -357,3 +357,28 @@ func TestStreamLimitBoundsRepairedData(t *testing.T) {
 		t.Errorf("a line of %d bad bytes under a limit of %d: got %s; want an event of %d bytes", limit/3, limit, got, limit/3*3)
 	}
 }
+
+// TestEventHasID checks that an event tells an id field of its own, even an
+// empty one, from none: only the first event below has none.
+func TestEventHasID(t *testing.T) {
+	s, err := NewStream("", bodySource("id: 1\n\ndata: a\n\nid\ndata: b\n\nid: 7\ndata: c\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []Event
+	for ev, err := range s.Events(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev)
+	}
+	want := []Event{
+		{Type: "message", Data: "a", LastEventID: "1"},
+		{Type: "message", Data: "b", HasID: true},
+		{Type: "message", Data: "c", ID: "7", HasID: true, LastEventID: "7"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v; want %+v", got, want)
+	}
+}

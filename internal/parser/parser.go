@@ -294,10 +294,13 @@ func (p *Parser) Type() []byte { return p.typ }
 func (p *Parser) Data() []byte { return p.data }
 
 // ID returns the value of the current event's own id field, or nil if it
-// had none.
+// had none: an empty id field gives an empty slice that is not nil.
 func (p *Parser) ID() []byte {
 	if !p.idSet {
 		return nil
+	}
+	if p.id == nil {
+		return []byte{}
 	}
 	return p.id
 }
