@@ -739,3 +739,48 @@ func TestParseSkippedCommentNotRepaired(t *testing.T) {
 		t.Errorf("a skipped comment that repairs past the limit: got record %d, error %v, %d comments; want the event after it, 1 comment", k, err, p.Comments())
 	}
 }
+
+// FuzzParseIdleBuffers checks, for any stream whose last block has ended,
+// that the parser waits for more bytes holding its buffers at their first
+// size, whatever came before and however the reads split it.
+//
+//	go test -run='^$' -fuzz='^FuzzParseIdleBuffers$' -fuzztime=15s ./internal/parser
+func FuzzParseIdleBuffers(f *testing.F) {
+	long := strings.Repeat("v", 40<<10) // longer than the buffer that long data lines use
+	for _, s := range []string{
+		"data: a\n\n",
+		"data: " + long + "\n\n",
+		"data: " + long + "\xff\n\n",
+		"data: a\n" + strings.Repeat("data: "+long[:1000]+"\n", 20),
+		"event: " + long + "\nid: " + long + "\ndata: x\n\n",
+		":" + long + "\xff\n",
+		"field: " + long + "\r\n",
+		"id: " + long + "\n\nid: 1\n\n",
+	} {
+		f.Add([]byte(s), uint16(1000), uint32(0))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, readSize uint16, limit uint32) {
+		size := 16 << 20
+		if limit > 0 {
+			size = int(limit)
+		}
+		r := &stallingReader{}
+		r.chunks = inReadsOf(append(in, "\n\n"...), int(readSize)+1).(*splitReader).chunks
+		var p Parser
+		p.Reset(r, size)
+		for {
+			if _, err := p.Next(); err != nil {
+				if err != errStalled {
+					return // over the limit: the connection ends
+				}
+				break
+			}
+		}
+		if len(p.buf) != p.size || cap(p.data) > keptData || p.spare != nil || p.chunks != nil ||
+			cap(p.scratch) > keptData || cap(p.typ) > keptText || cap(p.id) > keptText || cap(p.commentBuf) > keptText ||
+			cap(p.lastID) > max(keptText, 2*len(p.lastID)) {
+			t.Fatalf("input %.100q...: waiting, the parser holds a read buffer of %d bytes (first size %d), data %d, spare %d, chunks %d, scratch %d, type %d, id %d, comment %d, last id %d for %d bytes",
+				in, len(p.buf), p.size, cap(p.data), cap(p.spare), len(p.chunks), cap(p.scratch), cap(p.typ), cap(p.id), cap(p.commentBuf), cap(p.lastID), len(p.lastID))
+		}
+	})
+}
