@@ -5,8 +5,10 @@
 // it returns, and reaches the parser only through its methods.
 //
 // Everything a Parser hands out points into its own buffers and is valid
-// only until the next call to Next or Reset: callers copy what they keep,
-// or take the data over with TakeData.
+// only until the next call to Next, Reset or Release: callers copy what
+// they keep, or take the data over with TakeData. Every buffer has a bound
+// (the limit given to Reset, applied after U+FFFD repair), and none stays
+// above its first size once the parser waits for the next event.
 package parser
 
 import (
