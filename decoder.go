@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/ssekit/sse/internal/parser"
 )
 
 // Decoder reads the events of one byte stream, the layer under [Stream]: no
@@ -17,24 +19,35 @@ import (
 // allocations, for instance to unmarshal each event's data straight from the
 // buffer. It is not safe for concurrent use.
 type Decoder struct {
-	p     parser
-	err   error
-	retry time.Duration
+	p        parser.Parser
+	r        io.Reader
+	max      int
+	err      error
+	retry    time.Duration
+	hasRetry bool
 }
 
 // NewDecoder returns a Decoder reading r, with lines and event data limited
 // to 16 MiB; see [Decoder.SetMaxEventSize].
 func NewDecoder(r io.Reader) *Decoder {
-	d := &Decoder{}
-	d.p.reset(r, 16<<20)
+	d := &Decoder{r: r}
+	d.p.SkipComments(true)
+	d.SetMaxEventSize(16 << 20)
 	return d
 }
 
 // SetMaxEventSize sets the largest line, and the largest event data, that
 // Next accepts, in bytes; a larger one ends decoding with a *[TooLargeError].
-// Call it before the first Next.
+// Any n from 1 up works, math.MaxInt included; below 1, Next returns false
+// at once and Err says why. Call it before the first Next.
 func (d *Decoder) SetMaxEventSize(n int) {
-	d.p.reset(d.p.r, max(n, 1)) // the buffer's size is what bounds a line
+	d.err = nil
+	if n < 1 {
+		d.err = errors.New("sse: SetMaxEventSize needs at least 1 byte")
+		return
+	}
+	d.max = n
+	d.p.Reset(d.r, n)
 }
 
 // Next advances to the next event and reports whether there is one. It
@@ -45,14 +58,14 @@ func (d *Decoder) Next() bool {
 		return false
 	}
 	for {
-		k, err := d.p.next()
+		k, err := d.p.Next()
 		switch k {
-		case recEvent:
+		case parser.Event:
 			return true
-		case recRetry:
-			d.retry = d.p.retry
+		case parser.Retry:
+			d.retry, d.hasRetry = d.p.Retry(), true
 		case 0:
-			d.err = err
+			d.err = parseError(err, d.max)
 			return false
 		}
 	}
@@ -70,27 +83,39 @@ func (d *Decoder) Err() error {
 // Type returns the current event's type: the value of its event field, or
 // "message".
 func (d *Decoder) Type() []byte {
-	if len(d.p.typ) == 0 {
-		return []byte("message")
+	if t := d.p.Type(); len(t) > 0 {
+		return t
 	}
-	return d.p.typ
+	return []byte("message")
 }
 
 // Data returns the current event's data.
-func (d *Decoder) Data() []byte { return d.p.data }
+func (d *Decoder) Data() []byte { return d.p.Data() }
 
 // ID returns the value of the current event's own id field, or nil if it
-// had none.
-func (d *Decoder) ID() []byte {
-	if !d.p.idSet {
-		return nil
-	}
-	return d.p.id
-}
+// had none; an empty id field gives an empty slice that is not nil.
+func (d *Decoder) ID() []byte { return d.p.ID() }
+
+// HasID reports whether the current event had an id field of its own,
+// possibly empty.
+func (d *Decoder) HasID() bool { return d.p.HasID() }
 
 // LastEventID returns the last event ID once the current event arrived.
-func (d *Decoder) LastEventID() []byte { return d.p.lastID }
+func (d *Decoder) LastEventID() []byte { return d.p.LastID() }
 
 // Retry returns the reconnection delay of the last valid retry field seen,
-// or zero.
+// or zero if there was none (see [Decoder.HasRetry]).
 func (d *Decoder) Retry() time.Duration { return d.retry }
+
+// HasRetry reports whether a valid retry field has been seen, so that a
+// retry of 0 can be told from none.
+func (d *Decoder) HasRetry() bool { return d.hasRetry }
+
+// parseError returns the error that ended parsing as the library reports
+// it: a line or value over limit becomes a *TooLargeError.
+func parseError(err error, limit int) error {
+	if errors.Is(err, parser.ErrTooLarge) {
+		return &TooLargeError{Limit: limit}
+	}
+	return err
+}

@@ -238,7 +238,7 @@ func TestFaultRandomCuts(t *testing.T) {
 				t.Errorf("got %d events; want %d", len(got), n)
 			}
 			for i, ev := range got[:min(len(got), n)] {
-				want := sse.Event{Type: cmp.Or(events[i].Type, "message"), Data: events[i].Data, ID: events[i].ID, LastEventID: events[i].ID}
+				want := sse.Event{Type: cmp.Or(events[i].Type, "message"), Data: events[i].Data, ID: events[i].ID, HasID: events[i].ID != "", LastEventID: events[i].ID}
 				if ev != want {
 					t.Fatalf("event %d: got %+v; want %+v", i+1, ev, want)
 				}
@@ -850,7 +850,7 @@ func TestFaultRandomBytes(t *testing.T) {
 		events++
 		for _, s := range []string{ev.Type, ev.Data, ev.ID, ev.LastEventID} {
 			if !utf8.ValidString(s) {
-				t.Errorf("event %d has invalid UTF-8: %+q", events, ev)
+				t.Errorf("event %d has invalid UTF-8: %+q", events, s)
 			}
 		}
 	})
@@ -1135,7 +1135,7 @@ func TestFaultStop(t *testing.T) {
 			faultWaitFor(t, "the request", func() bool { return len(srv.Requests()) == 1 })
 		}, nil},
 		{"read", []ssetest.Step{ssetest.Write(": hi\n"), ssetest.Stall()}, func(t *testing.T, _ *ssetest.Server, _ func() int) {
-			faultInPhase(t, "sse.(*parser).fill", "net/http.(*body).Read")
+			faultInPhase(t, "parser.(*Parser).fill", "net/http.(*body).Read")
 		}, nil},
 		{"backoff", nil, func(t *testing.T, _ *ssetest.Server, faults func() int) {
 			faultWaitFor(t, "the 503", func() bool { return faults() == 1 })
@@ -1285,7 +1285,7 @@ func TestFaultLargeEvents(t *testing.T) {
 			if i >= len(events) {
 				t.Fatalf("reads of %d bytes: got more than the %d events sent", n, len(events))
 			}
-			want := sse.Event{Type: "message", Data: events[i].Data, ID: events[i].ID, LastEventID: last}
+			want := sse.Event{Type: "message", Data: events[i].Data, ID: events[i].ID, HasID: events[i].ID != "", LastEventID: last}
 			if ev != want {
 				t.Fatalf("reads of %d bytes, event %d: got type %q, %d bytes of data %.10q…, id %.20q, last %.20q; want %d bytes of %.10q…, id %q, last %.20q",
 					n, i, ev.Type, len(ev.Data), ev.Data, ev.ID, ev.LastEventID, len(want.Data), want.Data, want.ID, want.LastEventID)

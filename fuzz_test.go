@@ -136,7 +136,7 @@ func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 	}
 	var out []string
 	for _, a := range actions {
-		out = append(out, actionText(a))
+		out = append(out, fuzzText(a))
 	}
 	return out
 }
@@ -154,6 +154,15 @@ func fuzzSplitter(in []byte, seed uint64) io.ReadCloser {
 		in = in[n:]
 		return n, nil
 	}))
+}
+
+// fuzzText describes an action as actionText does, and whether an event
+// had an id field of its own, which an empty id alone does not show.
+func fuzzText(a sse.Action) string {
+	if ev, ok := a.(sse.Event); ok && ev.HasID {
+		return actionText(a) + " has_id"
+	}
+	return actionText(a)
 }
 
 type fuzzReaderFunc func([]byte) (int, error)
@@ -198,9 +207,9 @@ func refParse(in []byte) []string {
 					ev.Type = "message"
 				}
 				if hasID {
-					ev.ID = idBuf
+					ev.ID, ev.HasID = idBuf, true
 				}
-				out = append(out, actionText(ev))
+				out = append(out, fuzzText(ev))
 			}
 			data, typ, hasData, hasID = "", "", false, false
 		case line[0] == ':':
@@ -303,11 +312,12 @@ func TestFuzzRefParse(t *testing.T) {
 		{"", []string{"start 1", "fault end final=false delay=1s"}},
 		{"\xEF\xBB\xBFdata: a\r\n\r\n\xEF\xBB\xBFdata: b\n\n", []string{"start 1", `event message id="" last="" "a"`, "fault end final=false delay=1s"}},
 		{"id: 1\ndata: x\ndata\n\nid\n\nid: 2\n\ndata: y\rretry: 250\r\r", []string{"start 1",
-			`event message id="1" last="1" "x\n"`, `event message id="" last="2" "y"`, "fault end final=false delay=250ms"}},
+			`event message id="1" last="1" "x\n" has_id`, `event message id="" last="2" "y"`, "fault end final=false delay=250ms"}},
 		{":c\revent: t\ndata:  z\n\nevent: u\n\ndata: w\n\n", []string{"start 1", `comment "c"`,
 			`event t id="" last="" " z"`, `event message id="" last="" "w"`, "fault end final=false delay=1s"}},
 		{"data: \xF0\x9F\x98\xED\xA0\x80\xC0\xF4\x90x\n\ndata: cut", []string{"start 1",
 			fmt.Sprintf("event message id=\"\" last=\"\" %q", "\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFDx"), "fault end final=false delay=1s"}},
+		{"id: 1\n\nid\ndata: y\n\ndata: z\n\n", []string{"start 1", `event message id="" last="" "y" has_id`, `event message id="" last="" "z"`, "fault end final=false delay=1s"}},
 		{"retry: 18446744073709551615\nretry: 18446744073709551616\n", []string{"start 1", fmt.Sprintf("fault end final=false delay=%v", time.Duration(math.MaxInt64))}},
 		{"retry: 9223372036854\nretry: 1x\n", []string{"start 1", "fault end final=false delay=2562047h47m16.854s"}},
 	}

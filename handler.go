@@ -29,6 +29,10 @@ type Event struct {
 	Data string
 	// ID is the value of the event's own id field, or "" if it had none.
 	ID string
+	// HasID reports that the event had an id field of its own, possibly
+	// empty: an empty one sets the last event ID to "", where an event
+	// without one keeps it.
+	HasID bool
 	// LastEventID is the stream's last event ID once this event arrived:
 	// ID if the event had one, otherwise the most recent ID before it, on
 	// this connection or an earlier one. It is the ID as received, even one

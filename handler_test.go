@@ -262,7 +262,7 @@ func TestEventStringsAreOwned(t *testing.T) {
 			data := strings.Repeat(string(rune('a'+i%26)), n)
 			ev := Event{Type: "message", Data: data, LastEventID: last}
 			if i%3 != 2 { // some events without an id
-				ev.ID = strconv.Itoa(i)
+				ev.ID, ev.HasID = strconv.Itoa(i), true
 				ev.LastEventID, last = ev.ID, ev.ID
 				fmt.Fprintf(&body, "id: %s\n", ev.ID)
 			}

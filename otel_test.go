@@ -582,34 +582,50 @@ func TestTelemetryRequestedStop(t *testing.T) {
 }
 
 // TestTelemetryCountsAsBytesArrive checks that metrics are current while a
-// connection is still open: a stream can live for days.
+// connection is still open: a stream can live for days. Whatever is pending
+// (an event, a comment nobody receives, or 4 KiB of bytes that end no line)
+// reaches the instruments before the stream waits for more bytes.
 func TestTelemetryCountsAsBytesArrive(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rig := newOtelRig()
-		const first = ": hello\n\nevent: x\ndata: a\n\n"
-		client := &http.Client{Transport: &ssetest.Transport{Handler: ssetest.Sequence(
-			ssetest.Response{Steps: []ssetest.Step{ssetest.Write(first), ssetest.Stall()}},
-		)}}
-		d, err := sse.New("http://sse.test/", append(rig.opts, sse.WithHTTPClient(client))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		if err := d.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait() // the stream waits for more bytes
+	tests := []struct {
+		name  string
+		first string
+		want  map[string]int64 // -1: no data point yet
+	}{
+		{"comment and event", ": hello\n\nevent: x\ndata: a\n\n", map[string]int64{"sse.client.events": 1, "sse.client.comments": 1}},
+		{"event", "event: x\ndata: a\n\n", map[string]int64{"sse.client.events": 1, "sse.client.comments": -1}},
+		{"comment", ": hello\n", map[string]int64{"sse.client.events": -1, "sse.client.comments": 1}},
+		{"4 KiB of one line", "data: " + strings.Repeat("x", 5000), map[string]int64{"sse.client.events": -1, "sse.client.comments": -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rig := newOtelRig()
+				client := &http.Client{Transport: &ssetest.Transport{Handler: ssetest.Sequence(
+					ssetest.Response{Steps: []ssetest.Step{ssetest.Write(tt.first), ssetest.Stall()}},
+				)}}
+				d, err := sse.New("http://sse.test/", append(rig.opts, sse.WithHTTPClient(client))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				if err := d.Start(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait() // the stream waits for more bytes
 
-		if n := len(rig.spans.Ended()); n != 0 {
-			t.Fatalf("%d spans ended; want the connection's still open", n)
-		}
-		ms := rig.metrics(t)
-		for name, want := range map[string]int64{"sse.client.events": 1, "sse.client.comments": 1, "sse.client.io": int64(len(first))} {
-			if got := sum(t, ms, name); got != want {
-				t.Errorf("while connected, %s = %d; want %d", name, got, want)
-			}
-		}
-	})
+				if n := len(rig.spans.Ended()); n != 0 {
+					t.Fatalf("%d spans ended; want the connection's still open", n)
+				}
+				ms := rig.metrics(t)
+				tt.want["sse.client.io"] = int64(len(tt.first))
+				for name, want := range tt.want {
+					if got := sum(t, ms, name); got != want {
+						t.Errorf("while connected after %.20q, %s = %d; want %d", tt.first, name, got, want)
+					}
+				}
+			})
+		})
+	}
 }
 
 // TestTelemetryStreamParent checks that ranging over a Stream makes the

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ssekit/sse/internal/parser"
 )
 
 // This file is the pull engine: the state machine that moves one stream
@@ -53,7 +53,7 @@ type Stream struct {
 
 	// Owned by the iterating goroutine.
 	state     streamState
-	p         parser
+	p         parser.Parser
 	conn      conn
 	wait      time.Duration // before the next attempt
 	attempts  int
@@ -61,6 +61,7 @@ type Stream struct {
 	lastType  *eventType // the type of the last event, checked first
 	block     []byte     // the block small events are cut from
 	blockUsed int        // how much of block is taken
+	comment   Comment    // the last comment, reused while comments repeat
 
 	cur step // the action the iterator yields
 }
@@ -113,10 +114,6 @@ type conn struct {
 	stats  attemptStats // what it received
 }
 
-// maxInternedTypes bounds the event types a stream remembers, so that a
-// server sending endless distinct types cannot grow memory (or metrics).
-const maxInternedTypes = 64
-
 // NewStream returns a Stream for url, configured by opts. It does not
 // connect: ranging over it does. See [New] for the URL and options.
 func NewStream(url string, opts ...Option) (*Stream, error) {
@@ -145,8 +142,7 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 		policy:       newReconnector(c),
 		lastEventID:  c.lastEventID,
 	}
-	s.p.lastID = []byte(c.lastEventID)
-	s.p.beforeRead = func(read int64) { s.tel.flush(s.conn.ctx, read, s.p.comments) }
+	s.p.SetLastID(c.lastEventID)
 	return s, nil
 }
 
@@ -211,7 +207,7 @@ func (s *Stream) steps(ctx context.Context, wantComments func() bool) iter.Seq[*
 	return func(yield func(*step) bool) {
 		defer s.begin(ctx)()
 		for {
-			s.p.skipComments = !wantComments()
+			s.p.SkipComments(!wantComments())
 			if !s.next(ctx) || !yield(&s.cur) {
 				return
 			}
@@ -371,6 +367,11 @@ func (s *Stream) next(ctx context.Context) bool {
 	if s.cur.kind == kindFault && s.state == stateStopped {
 		return false // the Fault that stopped the stream has been handed out
 	}
+	// The step handed out last is the caller's now: keep no large text of it
+	// while the stream waits for bytes.
+	if len(s.cur.event.Data)+len(s.cur.event.ID) > maxKeptText || len(s.cur.comment.Text) > maxKeptText {
+		s.cur.event, s.cur.comment = Event{}, Comment{}
+	}
 	for {
 		// ctx.Err as well as halt: halt misses a cancel made in the loop body
 		// (AfterFunc sets it later, on another goroutine), and then buffered
@@ -395,22 +396,22 @@ func (s *Stream) next(ctx context.Context) bool {
 			s.cur.kind = kindStart
 			return true
 		case stateOpen:
-			k, err := s.p.next()
+			k, err := s.p.Next()
 			switch k {
-			case recEvent:
+			case parser.Event:
 				s.cur.kind, s.cur.event = kindEvent, s.buildEvent()
 				return true
-			case recComment:
+			case parser.Comment:
 				s.cur.kind, s.cur.comment = kindComment, s.commentText()
 				return true
-			case recRetry:
-				s.policy.setBase(s.p.retry)
+			case parser.Retry:
+				s.policy.setBase(s.p.Retry())
 				continue
-			case recID:
-				s.setLastEventID(string(s.p.lastID))
+			case parser.IDChanged:
+				s.setLastEventID(string(s.p.LastID()))
 				continue
 			}
-			return s.end(ctx, err)
+			return s.end(ctx, parseError(err, s.maxEventSize))
 		case stateBroken:
 			s.state, s.cur.kind = stateStopped, kindFault
 			return true
@@ -431,102 +432,6 @@ func (s *Stream) halted() {
 	case s.state == stateOpen:
 		s.state = stateConnect
 	}
-}
-
-// commentText returns the comment next just reported. Its string is made
-// only for callers that want it, and a repeated comment (a heartbeat)
-// reuses the last one.
-func (s *Stream) commentText() Comment {
-	if c := &s.cur.comment; c.Text != string(s.p.comment) {
-		c.Text = string(s.p.comment)
-	}
-	return s.cur.comment
-}
-
-// buildEvent turns the parser's event into an Event whose strings share one
-// allocation, and updates the last event ID.
-func (s *Stream) buildEvent() Event {
-	p := &s.p
-	t := s.eventType(p.typ)
-	s.conn.stats.events++
-	s.tel.event(s.conn.ctx, t)
-	s.p.due = true
-	ev := Event{Type: t.name}
-	if p.idSet {
-		n := len(p.data) // ownedText may take p.data away
-		all := s.ownedText(p.data, p.id)
-		ev.Data, ev.ID = all[:n], all[n:]
-		ev.LastEventID = ev.ID
-		if p.idChanged {
-			s.setLastEventID(ev.ID)
-		}
-	} else {
-		ev.Data = s.ownedText(p.data, nil)
-		ev.LastEventID = s.lastEventID
-	}
-	return ev
-}
-
-// How event text is allocated: small events are carved out of shared
-// blocks, so that most of them cost no allocation of their own (a kept
-// event keeps at most one block alive); large data takes over the parser's
-// buffer, which saves a copy; the rest gets an exactly sized string.
-const (
-	blockSize  = 512
-	blockedMax = 128
-	handOffMin = 4 << 10
-)
-
-// ownedText returns data followed by id as one string that is never
-// written again.
-func (s *Stream) ownedText(data, id []byte) string {
-	n := len(data) + len(id)
-	switch {
-	case n == 0:
-		return ""
-	case n <= blockedMax:
-		if len(s.block)-s.blockUsed < n {
-			s.block, s.blockUsed = make([]byte, blockSize), 0
-		}
-		b := s.block[s.blockUsed : s.blockUsed+n : s.blockUsed+n]
-		copy(b[copy(b, data):], id)
-		// Advance to a word boundary: no later write shares a word with
-		// this string, which another goroutine may be reading. (An offset,
-		// not a reslice: storing an int needs no GC write barrier.)
-		s.blockUsed = min(s.blockUsed+(n+7)&^7, len(s.block))
-		return unsafe.String(unsafe.SliceData(b), n)
-	case len(data) >= handOffMin:
-		b := s.p.takeData(id)
-		return unsafe.String(unsafe.SliceData(b), len(b))
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.Write(data)
-	b.Write(id)
-	return b.String()
-}
-
-// eventType returns the interned type for the bytes of an event field.
-func (s *Stream) eventType(b []byte) *eventType {
-	if len(b) == 0 {
-		b = []byte("message")
-	}
-	if t := s.lastType; t != nil && t.name == string(b) {
-		return t // most streams repeat one type
-	}
-	t, ok := s.types[string(b)]
-	if !ok {
-		if s.types == nil {
-			s.types = make(map[string]*eventType) // not before the first event: idle streams stay small
-		}
-		name := string(b)
-		t = s.tel.eventType(name, len(s.types) < maxInternedTypes)
-		if len(s.types) < maxInternedTypes {
-			s.types[name] = t
-		}
-	}
-	s.lastType = t // only when it changed: a pointer store costs a GC write barrier
-	return t
 }
 
 // connect opens one connection: the request, the response checks (done by
@@ -562,7 +467,7 @@ func (s *Stream) connect(ctx context.Context) error {
 		s.conn.timer.Stop() // from now on it runs only while a Read waits
 		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
-	s.p.reset(r, s.maxEventSize)
+	s.p.Reset(s.tel.meter(cctx, r, &s.p), s.maxEventSize)
 	s.cur.ctx = cctx
 	s.cur.start = startOf(s.attempts, body)
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
@@ -593,8 +498,9 @@ func (s *Stream) disconnect(e ending) {
 	if c.body != nil {
 		c.unhook()
 		c.body.Close()
-		c.stats.bytes, c.stats.comments = s.p.n, s.p.comments
+		c.stats.bytes, c.stats.comments = s.tel.bytesRead(), s.p.Comments()
 	}
+	s.p.Release() // while the stream waits to reconnect, it holds little
 	c.cancel(nil)
 	s.tel.endAttempt(c.ctx, c.span, c.opened, c.stats, e)
 	*c = conn{ctx: c.ctx} // handlers of the Fault still get the attempt's context

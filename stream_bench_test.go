@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssekit/sse/internal/parser"
 )
 
 // reportCPU adds the process CPU time per iteration (cpu-ns/op) to b's
@@ -109,11 +111,11 @@ func (sh benchShape) source() Option {
 }
 
 func BenchmarkParser(b *testing.B) {
-	var p parser
+	var p parser.Parser
 	benchEachShape(b, func(sh benchShape) {
-		p.reset(&chunkReader{sh.stream, sh.chunk}, 16<<20)
+		p.Reset(&chunkReader{sh.stream, sh.chunk}, 16<<20)
 		for {
-			if _, err := p.next(); err != nil {
+			if _, err := p.Next(); err != nil {
 				break
 			}
 		}

@@ -1,4 +1,4 @@
-package sse
+package parser
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unsafe"
 )
 
 // The records a parser produces, written as strings so that a whole stream
@@ -78,36 +79,35 @@ func readsOf(s ...string) io.Reader {
 // with its Reader's error; only errors other than io.EOF are recorded.
 func parseConns(max int, conns ...io.Reader) []string {
 	var (
-		p   parser
+		p   Parser
 		out []string
 	)
 	for _, r := range conns {
-		p.reset(r, max)
+		p.Reset(r, max)
 		for {
-			k, err := p.next()
+			k, err := p.Next()
 			if err != nil {
-				var tl *TooLargeError
 				switch {
-				case errors.As(err, &tl):
-					out = append(out, recTooLarge(tl.Limit))
+				case errors.Is(err, ErrTooLarge):
+					out = append(out, recTooLarge(max))
 				case err != io.EOF:
 					out = append(out, recErr(err))
 				}
 				break
 			}
 			switch k {
-			case recEvent:
-				if p.idSet {
-					out = append(out, recEvID(string(p.typ), string(p.data), string(p.id)))
+			case Event:
+				if p.HasID() {
+					out = append(out, recEvID(string(p.Type()), string(p.Data()), string(p.ID())))
 				} else {
-					out = append(out, recEv(string(p.typ), string(p.data), string(p.lastID)))
+					out = append(out, recEv(string(p.Type()), string(p.Data()), string(p.LastID())))
 				}
-			case recComment:
-				out = append(out, recCm(string(p.comment)))
-			case recRetry:
-				out = append(out, recRt(p.retry))
-			case recID:
-				out = append(out, recIDOnly(string(p.lastID)))
+			case Comment:
+				out = append(out, recCm(string(p.Comment())))
+			case Retry:
+				out = append(out, recRt(p.Retry()))
+			case IDChanged:
+				out = append(out, recIDOnly(string(p.LastID())))
 			default:
 				out = append(out, fmt.Sprintf("unknown record %d", k))
 			}
@@ -207,14 +207,14 @@ func TestParseDeliversWithoutReadingAhead(t *testing.T) {
 	tests := []struct {
 		name  string
 		reads []string
-		want  recKind // 0: the parser must wait for more bytes
+		want  Kind // 0: the parser must wait for more bytes
 	}{
-		{"event ended by CR CR", recs("data: a\r\r"), recEvent},
-		{"event ended by LF LF", recs("data: a\n\n"), recEvent},
-		{"short comment first", recs(":\n"), recComment},
-		{"blank line then comment", recs("\n", ":\n"), recComment},
-		{"comment after a BOM", recs("\xEF\xBB\xBF:\n"), recComment},
-		{"comment after a BOM in two reads", recs("\xEF", "\xBB\xBF:\n"), recComment},
+		{"event ended by CR CR", recs("data: a\r\r"), Event},
+		{"event ended by LF LF", recs("data: a\n\n"), Event},
+		{"short comment first", recs(":\n"), Comment},
+		{"blank line then comment", recs("\n", ":\n"), Comment},
+		{"comment after a BOM", recs("\xEF\xBB\xBF:\n"), Comment},
+		{"comment after a BOM in two reads", recs("\xEF", "\xBB\xBF:\n"), Comment},
 		{"a BOM prefix only", recs("\xEF\xBB"), 0},
 	}
 	for _, tt := range tests {
@@ -223,9 +223,9 @@ func TestParseDeliversWithoutReadingAhead(t *testing.T) {
 			for _, c := range tt.reads {
 				r.chunks = append(r.chunks, []byte(c))
 			}
-			var p parser
-			p.reset(r, 1<<20)
-			k, err := p.next()
+			var p Parser
+			p.Reset(r, 1<<20)
+			k, err := p.Next()
 			if tt.want == 0 {
 				if !errors.Is(err, errStalled) {
 					t.Errorf("reads %q: got record %d, error %v; want the stall", tt.reads, k, err)
@@ -399,6 +399,8 @@ func TestParseTooLarge(t *testing.T) {
 		{name: "event over the limit", max: 10, in: "data:aaaa\ndata:aaaa\ndata:aaaa\n\n", want: recs(recTooLarge(10))},
 		{name: "events each under the limit", max: 10, in: "data:aaaa\ndata:aaaa\n\ndata:aaaa\ndata:aaaa\n\n", want: recs(recEv("", "aaaa\naaaa", ""), recEv("", "aaaa\naaaa", ""))},
 		{name: "events after many small lines", max: 10, in: strings.Repeat(":\n", 20) + "data: a\n\n", want: append(slices.Repeat(recs(recCm("")), 20), recEv("", "a", ""))},
+		{name: "the largest limit: long lines of both kinds", max: math.MaxInt, in: "data: " + strings.Repeat("d", 3000) + "\n\n:" + strings.Repeat("c", 3000) + "\nid: 1\n\n",
+			want: recs(recEv("", strings.Repeat("d", 3000), ""), recCm(strings.Repeat("c", 3000)), recIDOnly("1"))},
 	})
 }
 
@@ -474,13 +476,13 @@ func TestParseLongDataLines(t *testing.T) {
 // a huge data line the parser holds no buffer sized after it, so that an
 // idle stream that once received a big event stays small.
 func TestParseLongDataLineKeepsBufferSmall(t *testing.T) {
-	var p parser
+	var p Parser
 	big := strings.Repeat("x", 4<<20)
-	p.reset(readsEvery("data: "+big+"\n\n: idle\n", 32<<10), 16<<20)
-	if k, err := p.next(); k != recEvent || err != nil || len(p.data) != len(big) {
-		t.Fatalf("got record %d, err %v, %d bytes of data; want the event", k, err, len(p.data))
+	p.Reset(readsEvery("data: "+big+"\n\n: idle\n", 32<<10), 16<<20)
+	if k, err := p.Next(); k != Event || err != nil || len(p.Data()) != len(big) {
+		t.Fatalf("got record %d, err %v, %d bytes of data; want the event", k, err, len(p.Data()))
 	}
-	if k, err := p.next(); k != recComment || err != nil {
+	if k, err := p.Next(); k != Comment || err != nil {
 		t.Fatalf("got record %d, err %v; want the comment", k, err)
 	}
 	if len(p.buf) != initialBufSize {
@@ -563,23 +565,6 @@ func TestParseEndlessInputIsBounded(t *testing.T) {
 	}
 }
 
-// Decoder.SetMaxEventSize bounds every line, not only data: a long event
-// type or comment under a small limit is a *TooLargeError too.
-func TestDecoderLimitBoundsEveryLine(t *testing.T) {
-	for _, in := range []string{
-		"event: " + strings.Repeat("x", 100) + "\ndata: a\n\n",
-		":" + strings.Repeat("x", 100) + "\ndata: a\n\n",
-		"id: " + strings.Repeat("7", 100) + "\ndata: a\n\n",
-	} {
-		d := NewDecoder(strings.NewReader(in))
-		d.SetMaxEventSize(64)
-		var tl *TooLargeError
-		if d.Next() || !errors.As(d.Err(), &tl) || tl.Limit != 64 {
-			t.Errorf("input %.20q... with limit 64: got event %v, error %v; want a *TooLargeError{Limit: 64}", in, d.Err() == nil, d.Err())
-		}
-	}
-}
-
 // Readers that return data together with io.EOF, or one byte or half the
 // buffer at a time, change nothing.
 func TestParseHostileReaders(t *testing.T) {
@@ -599,4 +584,203 @@ func TestParseHostileReaders(t *testing.T) {
 			t.Errorf("%s: got %q; want %q", name, got, want)
 		}
 	}
+}
+
+// held returns the bytes the parser's buffers hold, by capacity.
+func (p *Parser) held() int {
+	n := cap(p.buf) + cap(p.data) + cap(p.spare) + cap(p.typ) + cap(p.id) + cap(p.lastID) + cap(p.commentBuf) + cap(p.scratch)
+	for _, c := range p.chunks[:cap(p.chunks)] {
+		n += cap(c)
+	}
+	return n + cap(p.chunks)*int(unsafe.Sizeof(p.chunks[0]))
+}
+
+// TestParseMemoryAfterLargeValue checks that one large value, in any field,
+// leaves no buffer sized after it once the parser waits for more bytes:
+// it holds what it would have held without it.
+func TestParseMemoryAfterLargeValue(t *testing.T) {
+	const size = 1 << 20
+	big := strings.Repeat("v", size)
+	small := strings.Repeat("id: 7\nevent: update\ndata: {\"seq\":1}\n\n: ping\n", 50)
+	// heldAfter parses head and the small events in reads of n bytes, up to
+	// where it would wait for more, and returns what the parser holds.
+	heldAfter := func(head string, n int, skipComments bool) int {
+		var p Parser
+		p.SkipComments(skipComments)
+		r := &stallingReader{}
+		r.chunks = inReadsOf([]byte(head+small), n).(*splitReader).chunks
+		p.Reset(r, 16<<20)
+		for {
+			if _, err := p.Next(); err != nil {
+				if err != errStalled {
+					t.Fatalf("after %.30q...: %v", head, err)
+				}
+				return p.held()
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		head string
+	}{
+		{"data", "data: " + big + "\n\n"},
+		{"data in many lines", strings.Repeat("data: "+big[:1000]+"\n", size/1000) + "\n"},
+		{"data with invalid UTF-8", "data: " + big + "\xff\n\n"},
+		{"event", "event: " + big + "\ndata: x\n\n"},
+		{"event with invalid UTF-8", "event: " + big + "\xff\ndata: x\n\n"},
+		{"id", "id: " + big + "\ndata: x\n\n"},
+		{"id with invalid UTF-8", "id: " + big + "\xff\ndata: x\n\n"},
+		{"id without data", "id: " + big + "\n\n"},
+		{"comment", ":" + big + "\n"},
+		{"comment with invalid UTF-8", ":" + big + "\xff\n"},
+		{"unknown field", "field: " + big + "\n"},
+		{"retry", "retry: " + strings.Repeat("9", size) + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, n := range []int{1460, 64 << 10} {
+				for _, skip := range []bool{false, true} {
+					want := heldAfter("", n, skip)
+					if got := heldAfter(tt.head, n, skip); got > want {
+						t.Errorf("reads of %d bytes, comments skipped %v: after a %d-byte value and small events the parser holds %d bytes; want %d, as without it", n, skip, size, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestParseRelease checks that a connection cut off inside a large value
+// leaves nothing sized after it once Release ends it, and that Next then
+// reports the end of the input.
+func TestParseRelease(t *testing.T) {
+	big := strings.Repeat("v", 1<<20)
+	heldAfter := func(in string) int {
+		var p Parser
+		p.Reset(strings.NewReader(in), 16<<20)
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
+		}
+		p.Release()
+		if k, err := p.Next(); k != 0 || err != io.EOF {
+			t.Errorf("Next after Release: got record %d, error %v; want io.EOF", k, err)
+		}
+		return p.held()
+	}
+	want := heldAfter("data: a\n\n")
+	for _, in := range []string{
+		"data: " + big, // spilled into chunks
+		"data: a\n" + strings.Repeat("data: "+big[:1000]+"\n", 1000), // many lines of data
+		"data: a\n\n:" + big,             // a long comment
+		"data: " + big + "\n\n",          // kept for the next event
+		"event: " + big + "\nid: " + big, // long field values
+	} {
+		if got := heldAfter(in); got > want {
+			t.Errorf("a connection of %.30q... holds %d bytes after Release; want %d, as one with a small event", in, got, want)
+		}
+	}
+}
+
+// TestParseLongLineBufferGoesWhileBytesFlow checks that a read buffer grown
+// past spillBufSize by a long line goes back to its first size at the first
+// read after the line, even on a stream that never pauses.
+func TestParseLongLineBufferGoesWhileBytesFlow(t *testing.T) {
+	for _, head := range []string{":", "event: ", "field: "} {
+		in := head + strings.Repeat("v", 1<<20) + "\ndata: a\n\n" + strings.Repeat("data: 0123456789\n\n", 500)
+		var p Parser
+		p.Reset(inReadsOf([]byte(in), 1000), 16<<20) // reads that end inside lines
+		for i := 0; i < 100; i++ {
+			if _, err := p.Next(); err != nil {
+				t.Fatalf("%q line: %v", head, err)
+			}
+		}
+		if len(p.buf) > initialBufSize {
+			t.Errorf("a 1 MiB %q line, then events: the read buffer holds %d bytes; want %d", head, len(p.buf), initialBufSize)
+		}
+	}
+}
+
+// TestParseLimitAfterRepair checks that the limit bounds values as they are
+// delivered, after each ill-formed sequence became a three-byte U+FFFD:
+// four bad bytes make twelve. A value over the limit ends the connection
+// like a line over it, and its block's id does not count.
+func TestParseLimitAfterRepair(t *testing.T) {
+	const bad, fixed = "\xff\xff\xff\xff", "\uFFFD\uFFFD\uFFFD\uFFFD"
+	runAtEveryReadSize(t, []splitCase{
+		{name: "data at the limit", max: 12, in: "data:" + bad + "\n\n", want: recs(recEv("", fixed, ""))},
+		{name: "data over the limit", max: 11, in: "data:" + bad + "\n\n", want: recs(recTooLarge(11))},
+		{name: "data in two lines at the limit", max: 13, in: "data:\xff\xff\ndata:\xff\xff\n\n", want: recs(recEv("", "\uFFFD\uFFFD\n\uFFFD\uFFFD", ""))},
+		{name: "data in two lines over the limit", max: 12, in: "data:\xff\xff\ndata:\xff\xff\n\n", want: recs(recTooLarge(12))},
+		{name: "a maximal subpart is one U+FFFD", max: 11, in: "data:\xf0\x9f\x98\xe2\x82\xff\n\n", want: recs(recEv("", "\uFFFD\uFFFD\uFFFD", ""))},
+		{name: "its id does not count", max: 11, in: "id: 1\n\nid: 2\ndata:" + bad + "\n\n", want: recs(recIDOnly("1"), recTooLarge(11))},
+		{name: "event type at the limit", max: 12, in: "event:" + bad + "\ndata:x\n\n", want: recs(recEv(fixed, "x", ""))},
+		{name: "event type over the limit", max: 11, in: "event:" + bad + "\ndata:x\n\n", want: recs(recTooLarge(11))},
+		{name: "id at the limit", max: 12, in: "id:" + bad + "\ndata:x\n\n", want: recs(recEvID("", "x", fixed))},
+		{name: "id over the limit", max: 11, in: "id:" + bad + "\ndata:x\n\n", want: recs(recTooLarge(11))},
+		{name: "comment at the limit", max: 12, in: ":" + bad + "\n", want: recs(recCm(fixed))},
+		{name: "comment over the limit", max: 11, in: ":" + bad + "\n", want: recs(recTooLarge(11))},
+	})
+	// The next connection still has the id of the last block that ended well.
+	got := parseConns(11, oneReadOf("id: 1\n\nid: 2\ndata:"+bad+"\n\n"), oneReadOf("data: x\n\n"))
+	if want := recs(recIDOnly("1"), recTooLarge(11), recEv("", "x", "1")); !slices.Equal(got, want) {
+		t.Errorf("an event over the limit after repair, then a new connection: got %q; want %q", got, want)
+	}
+}
+
+// A comment the caller skips is never delivered, so it is not repaired,
+// and its repaired length does not matter.
+func TestParseSkippedCommentNotRepaired(t *testing.T) {
+	var p Parser
+	p.SkipComments(true)
+	p.Reset(strings.NewReader(":\xff\xff\xff\xff\ndata: a\n\n"), 11)
+	if k, err := p.Next(); k != Event || err != nil || string(p.Data()) != "a" || p.Comments() != 1 {
+		t.Errorf("a skipped comment that repairs past the limit: got record %d, error %v, %d comments; want the event after it, 1 comment", k, err, p.Comments())
+	}
+}
+
+// FuzzParseIdleBuffers checks, for any stream whose last block has ended,
+// that the parser waits for more bytes holding its buffers at their first
+// size, whatever came before and however the reads split it.
+//
+//	go test -run='^$' -fuzz='^FuzzParseIdleBuffers$' -fuzztime=15s ./internal/parser
+func FuzzParseIdleBuffers(f *testing.F) {
+	long := strings.Repeat("v", 40<<10) // longer than the buffer that long data lines use
+	for _, s := range []string{
+		"data: a\n\n",
+		"data: " + long + "\n\n",
+		"data: " + long + "\xff\n\n",
+		"data: a\n" + strings.Repeat("data: "+long[:1000]+"\n", 20),
+		"event: " + long + "\nid: " + long + "\ndata: x\n\n",
+		":" + long + "\xff\n",
+		"field: " + long + "\r\n",
+		"id: " + long + "\n\nid: 1\n\n",
+	} {
+		f.Add([]byte(s), uint16(1000), uint32(0))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, readSize uint16, limit uint32) {
+		size := 16 << 20
+		if limit > 0 {
+			size = int(limit)
+		}
+		r := &stallingReader{}
+		r.chunks = inReadsOf(append(in, "\n\n"...), int(readSize)+1).(*splitReader).chunks
+		var p Parser
+		p.Reset(r, size)
+		for {
+			if _, err := p.Next(); err != nil {
+				if err != errStalled {
+					return // over the limit: the connection ends
+				}
+				break
+			}
+		}
+		if len(p.buf) != p.size || cap(p.data) > keptData || p.spare != nil || p.chunks != nil ||
+			cap(p.scratch) > keptData || cap(p.typ) > keptText || cap(p.id) > keptText || cap(p.commentBuf) > keptText ||
+			cap(p.lastID) > max(keptText, 2*len(p.lastID)) {
+			t.Fatalf("input %.100q...: waiting, the parser holds a read buffer of %d bytes (first size %d), data %d, spare %d, chunks %d, scratch %d, type %d, id %d, comment %d, last id %d for %d bytes",
+				in, len(p.buf), p.size, cap(p.data), cap(p.spare), len(p.chunks), cap(p.scratch), cap(p.typ), cap(p.id), cap(p.commentBuf), cap(p.lastID), len(p.lastID))
+		}
+	})
 }

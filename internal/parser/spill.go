@@ -1,12 +1,13 @@
-package sse
+package parser
 
 // This file handles data lines longer than the parser's buffer. Other long
 // lines grow the buffer until they fit; a data line instead has what was
 // read of it moved into the event's data whenever the buffer fills, and
 // reading goes on into a buffer of moderate size (spillBufSize). That costs
 // one copy of the line, not a chain of ever larger buffers (each cleared,
-// and a copy of the last), and when the line ends the buffer goes back to
-// its first size: a stream that received a huge event keeps no huge buffer.
+// and a copy of the last). The buffer stays for the next long line while
+// bytes keep coming, and goes back to its first size once the stream
+// pauses: a stream that received a huge event keeps no large buffer.
 
 const (
 	// Sizes of the chunks that hold a spilled line's data until it ends.
@@ -23,7 +24,7 @@ const (
 // event's data. It reports false, having changed nothing, for any other
 // line, and for bytes not yet known to be valid UTF-8 (rare: the general
 // path repairs them).
-func (p *parser) spill() (bool, error) {
+func (p *Parser) spill() (bool, error) {
 	if p.valid-p.start < len(p.buf)/2 {
 		return false, nil
 	}
@@ -40,7 +41,7 @@ func (p *parser) spill() (bool, error) {
 		}
 	}
 	if p.spilled+p.end-p.start > p.max {
-		return false, &TooLargeError{Limit: p.max} // the line alone is over the limit
+		return false, ErrTooLarge // the line alone is over the limit
 	}
 	if p.spilling {
 		if err := p.appendSpilled(part); err != nil {
@@ -48,6 +49,13 @@ func (p *parser) spill() (bool, error) {
 		}
 	} else {
 		p.clean = true
+		// A line this long makes a large event: size its data as the last
+		// large one, as growData would once past keptData.
+		if need := len(p.data) + len(value) + 1; cap(p.data) <= keptData && p.hint > need {
+			if err := p.growData(max(need, keptData+1)); err != nil {
+				return false, err
+			}
+		}
 		if err := p.addData(value); err != nil {
 			return false, err
 		}
@@ -55,7 +63,7 @@ func (p *parser) spill() (bool, error) {
 	}
 	p.spilled += len(part)
 	p.start = p.valid // what remains is the start of a character cut by the read
-	if size := min(spillBufSize, p.max+1); len(p.buf) < size {
+	if size := bufSize(spillBufSize, p.max); len(p.buf) < size {
 		p.moveTo(make([]byte, size))
 	} else {
 		p.shift(p.start)
@@ -67,9 +75,9 @@ func (p *parser) spill() (bool, error) {
 // is full, it fills chunks of growing size rather than growing data, which
 // would copy everything so far each time: the event's end joins them
 // (joinChunks), and data lines in between append to the last chunk.
-func (p *parser) appendSpilled(b []byte) error {
+func (p *Parser) appendSpilled(b []byte) error {
 	if p.chunkedLen+len(p.data)+len(b) > p.max {
-		return &TooLargeError{Limit: p.max}
+		return ErrTooLarge
 	}
 	for len(b) > 0 {
 		if len(p.data) == cap(p.data) {
@@ -87,20 +95,20 @@ func (p *parser) appendSpilled(b []byte) error {
 }
 
 // endSpill adds the rest of a spilled line, as line returned it.
-func (p *parser) endSpill(rest []byte) error {
+func (p *Parser) endSpill(rest []byte) error {
 	p.spilling = false
 	if p.spilled+len(rest) > p.max {
-		return &TooLargeError{Limit: p.max}
+		return ErrTooLarge
 	}
 	p.spilled = 0
 	p.dirty = p.dirty || !p.clean
 	if err := p.appendSpilled(rest); err != nil {
 		return err
 	}
-	// Back to the first buffer size, unless what follows needs more: a
-	// stream that goes quiet after a long line holds little.
-	if size := min(initialBufSize, p.max+1); len(p.buf) > size && p.end-p.start <= size/2 {
-		p.moveTo(make([]byte, size))
+	// Little unread after a long line suggests that the server paused:
+	// back to the first size then.
+	if p.end-p.start <= p.size/2 {
+		p.shrink(p.size)
 	}
 	return nil
 }
@@ -108,13 +116,12 @@ func (p *parser) endSpill(rest []byte) error {
 // joinChunks makes the event's data one buffer again, once the event is
 // complete: joining after each spilled line would copy the data so far
 // once per line.
-func (p *parser) joinChunks() {
-	// Room for an id: the stream appends it to large data (takeData).
+func (p *Parser) joinChunks() {
+	// Room for an id: TakeData appends one to the data it hands over.
 	joined := make([]byte, 0, p.chunkedLen+len(p.data)+64)
 	for _, c := range p.chunks {
 		joined = append(joined, c...)
 	}
 	p.data = append(joined, p.data...)
-	clear(p.chunks)
-	p.chunks, p.chunkedLen = p.chunks[:0], 0
+	p.chunks, p.chunkedLen = nil, 0
 }
