@@ -38,9 +38,9 @@ func TestNumericOptionExtremes(t *testing.T) {
 		{"WithMinDelay", dur(WithMinDelay), durVals, negative},
 		{"WithResetAfter", dur(WithResetAfter), durVals, negative},
 		{"WithReadTimeout", dur(WithReadTimeout), durVals, negative},
-		{"WithMaxRedirects", func(v float64) Option { return WithMaxRedirects(int(v)) },
+		{"WithMaxRedirects", func(v float64) Option { return WithMaxRedirects(toInt(v)) },
 			[]float64{0, 1, math.MaxInt, -1}, func(float64) bool { return false }}, // negative means none
-		{"WithMaxEventSize", func(v float64) Option { return WithMaxEventSize(int(v)) },
+		{"WithMaxEventSize", func(v float64) Option { return WithMaxEventSize(toInt(v)) },
 			[]float64{0, 1, math.MaxInt, -1}, func(v float64) bool { return v < 1 }},
 		{"WithJitter", func(v float64) Option { return WithJitter(v) },
 			[]float64{0, 1, math.MaxFloat64, -1}, func(v float64) bool { return v < 0 || v > 1 }},
@@ -88,4 +88,12 @@ func TestNumericOptionExtremes(t *testing.T) {
 			})
 		}
 	}
+}
+
+// toInt converts v, which may be math.MaxInt rounded up as a float.
+func toInt(v float64) int {
+	if v >= math.MaxInt {
+		return math.MaxInt
+	}
+	return int(v)
 }
