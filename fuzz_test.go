@@ -107,7 +107,7 @@ func fuzzDiff(got, want []string) string {
 // the maximum event size; 0 keeps the default.
 func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 	opened := false
-	opts := []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()),
+	opts := []sse.Option{
 		sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
 			if opened {
 				t.Fatal("the stream reconnected after its first fault")
@@ -117,7 +117,8 @@ func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 		})),
 		sse.WithErrorStrategy(sse.AlwaysContinue()),
 		sse.WithJitter(0),
-		sse.WithMaxDelay(math.MaxInt64), // the Fault's delay is then the retry field's value
+		sse.WithMaxDelay(math.MaxInt64), // with no floor, the Fault's delay is then the retry field's value
+		sse.WithMinDelay(0),
 	}
 	if limit > 0 {
 		opts = append(opts, sse.WithMaxEventSize(limit))
