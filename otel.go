@@ -286,19 +286,6 @@ func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, opened time
 	span.End()
 }
 
-// Span returns the span of the stream's current connection attempt, or of
-// the last one once it has ended; before the first attempt, a span that
-// records nothing. Code that ranges over [Stream.All] or [Stream.Events] can
-// nest its own spans under the connection with
-// trace.ContextWithSpan(ctx, s.Span()); handlers of a [Dispatcher] receive a
-// context that carries it already. Call it from the goroutine that ranges.
-func (s *Stream) Span() trace.Span {
-	if s.conn.ctx == nil {
-		return trace.SpanFromContext(context.Background())
-	}
-	return trace.SpanFromContext(s.conn.ctx)
-}
-
 func serverPort(u *url.URL) int {
 	if p := u.Port(); p != "" {
 		n, _ := strconv.Atoi(p)

@@ -316,6 +316,19 @@ func (s *Stream) LastEventID() string {
 	return s.lastEventID
 }
 
+// Span returns the span of the stream's current connection attempt, or of
+// the last one once it has ended; before the first attempt, a span that
+// records nothing. Code that ranges over [Stream.All] or [Stream.Events] can
+// nest its own spans under the connection with
+// trace.ContextWithSpan(ctx, s.Span()); handlers of a [Dispatcher] receive a
+// context that carries it already. Call it from the goroutine that ranges.
+func (s *Stream) Span() trace.Span {
+	if s.conn.ctx == nil {
+		return trace.SpanFromContext(context.Background())
+	}
+	return trace.SpanFromContext(s.conn.ctx)
+}
+
 // NextRetryDelay returns the delay before the next reconnection, as computed
 // at the last failure: zero before any failure, and after a failure the
 // error strategy gave up on. It is safe to call from any goroutine.
