@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ssekit/sse"
 )
@@ -166,21 +168,39 @@ func (p *jsonPrinter) notice(msg string) {
 func (p *jsonPrinter) err() error { return p.werr }
 
 // sanitize makes text from the server safe to print on a terminal: control
-// characters (which could move the cursor or recolour the screen) are shown
-// as \xNN escapes. Tabs are kept.
+// characters (which could move the cursor or recolour the screen) and bytes
+// that are not UTF-8 (a lone 0x9b is a control sequence to some terminals)
+// are shown as \xNN escapes. Tabs are kept.
 func sanitize(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if isControl(r) {
-			fmt.Fprintf(&b, `\x%02x`, r)
-			continue
-		}
-		b.WriteRune(r)
+	for piece := range safePieces(s) {
+		b.WriteString(piece)
 	}
 	return b.String()
+}
+
+// safePieces yields s as sanitize prints it, one character or escape at a
+// time, so that a caller can stop at a width without cutting an escape.
+func safePieces(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(s); {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			piece := s[i : i+n]
+			switch {
+			case r == utf8.RuneError && n == 1:
+				piece = fmt.Sprintf(`\x%02x`, s[i])
+			case isControl(r):
+				piece = fmt.Sprintf(`\x%02x`, r)
+			}
+			if !yield(piece) {
+				return
+			}
+			i += n
+		}
+	}
 }
 
 func isControl(r rune) bool {
