@@ -221,9 +221,9 @@ func TestErrors(t *testing.T) {
 	}{
 		{"refused", []string{"--max-retries", "0", "http://" + refused + "/"}, 1,
 			"ssecat: cannot connect to " + refused + ": connection refused\n"},
-		{"not found", []string{notFound.URL}, 1, "ssecat: server answered 404 Not Found\n"},
+		{"not found", []string{notFound.URL}, 1, "ssecat: server answered 404 Not Found: 404 page not found\n"},
 		{"content type", []string{html.URL}, 1,
-			"ssecat: server sent content type \"text/html; charset=utf-8\", want text/event-stream\n"},
+			"ssecat: server sent content type \"text/html; charset=utf-8\", want text/event-stream: <p>hello</p>\n"},
 		{"204 stops", []string{noContent.URL}, 0, "ssecat: server ended the stream (204 No Content)\n"},
 		{"read timeout", []string{"--max-retries", "0", "--read-timeout", "50ms", silent.URL}, 1,
 			"ssecat: no data received for 50ms (read timeout)\n"},
@@ -275,9 +275,9 @@ func TestRetriesRunOut(t *testing.T) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 	})
 	r := runCmd(t, "", "--max-retries", "2", "--initial-delay", "1ms", srv.URL)
-	want := "ssecat: server answered 503 Service Unavailable; reconnecting in D\n" +
-		"ssecat: server answered 503 Service Unavailable; reconnecting in D\n" +
-		"ssecat: server answered 503 Service Unavailable (gave up after 2 retries)\n"
+	want := "ssecat: server answered 503 Service Unavailable: busy; reconnecting in D\n" +
+		"ssecat: server answered 503 Service Unavailable: busy; reconnecting in D\n" +
+		"ssecat: server answered 503 Service Unavailable: busy (gave up after 2 retries)\n"
 	if got := delays.ReplaceAllString(r.stderr, "reconnecting in D"); r.code != 1 || got != want {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", r.code, got, want)
 	}
