@@ -291,9 +291,8 @@ func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
 			d.out.notice(reconnectNotice(a, lastEventID))
 			return 0, false
 		}
-		var se *sse.StatusError
-		if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
-			d.out.notice("server ended the stream (204 No Content)")
+		if errors.Is(a.Err, sse.ErrServerStopped) { // no failure: the stream is over as the server wants
+			d.out.notice(serverStopped)
 			return exitOK, true
 		}
 		msg := describe(a.Err)
@@ -309,6 +308,10 @@ func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
 	}
 	return 0, false
 }
+
+// serverStopped is the notice of a 204 No Content, by which a server tells
+// its clients to stop reconnecting.
+const serverStopped = "server asked the client to stop (204 No Content)"
 
 // finish reports a failed write to the output, which turns code into a
 // failure; otherwise it returns code.
@@ -447,8 +450,9 @@ Output:
 Demo:
   -demo                read a feed from an embedded server on 127.0.0.1
 
-Exit status: 0 when the server ended the stream for good (204 No Content,
-or an end --max-retries does not retry), --count was reached or on Ctrl-C;
+Exit status: 0 when the server ended the stream for good (it answered 204
+No Content, which asks the client to stop, or ended the stream and
+--max-retries did not retry), --count was reached or on Ctrl-C;
 1 when the server rejected the stream or the retries ran out; 2 for a
 usage error. When the reader of its output goes away (ssecat URL | head),
 ssecat is killed by SIGPIPE, as cat is, even while the stream is quiet.
