@@ -76,6 +76,7 @@ type config struct {
 	verbose      bool
 	trace        bool
 	raw          bool
+	include      bool // -i, --include
 	count        int
 	demo         bool
 	caCert       string // --cacert
@@ -175,10 +176,15 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		tr.TLSClientConfig = tlsConf // HTTP/2 still applies: the clone forces the attempt
 	}
 	var rt http.RoundTripper = tr
+	var heads *headRecorder
+	if cfg.include {
+		heads = &headRecorder{base: rt}
+		rt = heads
+	}
 	var view *lineView
 	if rp, ok := out.(rawPrinter); ok {
 		view = &lineView{p: rp.humanPrinter}
-		rt = &teeTransport{base: tr, view: view}
+		rt = &teeTransport{base: rt, view: view}
 	}
 	errStrategy, budget := strategy(cfg)
 	opts := []sse.Option{
@@ -232,7 +238,7 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	}()
 	defer view.stop() // before that last range, which may still read
 
-	d := newDisplay(cfg, out, stderr, budget)
+	d := newDisplay(cfg, out, stderr, budget, heads)
 	for a := range s.All(ctx) {
 		view.before(a)
 		code, over := d.act(a, s.LastEventID())
@@ -260,20 +266,24 @@ type display struct {
 	stderr  io.Writer
 	want    map[string]bool // --event; empty for all types
 	budget  *attemptBudget  // nil without --max-retries
+	heads   *headRecorder   // nil without -i
 	printed int
 }
 
-func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudget) *display {
+func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudget, heads *headRecorder) *display {
 	want := make(map[string]bool, len(cfg.events))
 	for _, t := range cfg.events {
 		want[t] = true
 	}
-	return &display{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget}
+	return &display{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget, heads: heads}
 }
 
 // act prints a, given the stream's last event ID once a happened. over
 // reports that the program ends, with code.
 func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
+	if r, ok := d.heads.response(a); ok { // before the connection's events, or its failure
+		d.out.response(r, time.Now())
+	}
 	switch a := a.(type) {
 	case sse.Event:
 		if len(d.want) > 0 && !d.want[a.Type] {
@@ -444,6 +454,16 @@ Output:
                        in parentheses (retry fields, ignored fields, blocks
                        that dispatch nothing), and each event dispatched,
                        marked "= ", after the blank line that ended it
+  -i, --include        print each connection's response (after redirects)
+                       before its events: the status line, the headers and,
+                       for a response that refuses the stream, the start of
+                       its body (at most 4 KiB). They go to standard output,
+                       as with curl -i, so that they keep their place among
+                       the events; in the JSON layout each is one line,
+                       {"response":{"proto":...,"status":...,"header":{...},
+                       "body":...},"time":...}. Header values are shown as
+                       received, Set-Cookie and other credentials included:
+                       the server sent them to you.
   -v                   debug logs on standard error
   --trace              connection spans on standard error (OpenTelemetry)
 
@@ -477,6 +497,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.trace, "trace", false, "")
 	fs.BoolVar(&cfg.raw, "raw", false, "")
+	fs.BoolVar(&cfg.include, "i", false, "")
+	fs.BoolVar(&cfg.include, "include", false, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
 	fs.StringVar(&cfg.caCert, "cacert", "", "")
