@@ -412,12 +412,15 @@ Request:
   --state FILE         keep the last event ID in FILE, and resume after the
                        one it holds at start. The ID is saved (atomically:
                        a temporary file, fsync, rename) right after each event
-                       is written to standard output, so a run killed at any
+                       is written to standard output. So a run killed at any
                        moment, even by SIGKILL, and started again with FILE
-                       misses no event and repeats at most the last one it
-                       printed. This holds for events that carry an id: those
-                       without one, after the last id, are replayed by the
-                       server and printed again.
+                       misses no event of a server that resumes after
+                       Last-Event-ID, and repeats at most one: the last it
+                       printed, if the kill came before its ID was saved.
+                       This holds for events that carry an id; those without
+                       one, after the last id, are replayed by the server and
+                       printed again. It covers a killed process, not a
+                       machine that loses power: the output is not synced.
 
 TLS:
   --cacert FILE        trust only the CA certificates in FILE (PEM), instead
