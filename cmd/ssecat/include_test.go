@@ -157,8 +157,11 @@ func TestIncludeEscapesHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	served := make(chan struct{})
+	defer func() {
+		ln.Close() // ends an Accept still waiting
+		<-served
+	}()
 	go func() {
 		defer close(served)
 		for range 2 {
@@ -181,7 +184,6 @@ func TestIncludeEscapesHeaders(t *testing.T) {
 	if got := timeField.ReplaceAllString(r.stdout, `"time":T`); r.code != 1 || got != want {
 		t.Errorf("--json: exit %d, stdout:\n%q\nwant exit 1 and:\n%q", r.code, got, want)
 	}
-	<-served
 }
 
 // With --raw, a stream's response comes before its lines.
