@@ -79,7 +79,7 @@ func TestDemoJSON(t *testing.T) {
 		"ssecat: connection lost (unexpected EOF); reconnecting in D, resuming after id 4\n" +
 		"ssecat: connection lost (unexpected EOF); reconnecting in D, resuming after id 8\n" +
 		"ssecat: stream ended by the server; reconnecting in D, resuming after id 11\n" +
-		"ssecat: server ended the stream (204 No Content)\n"
+		"ssecat: server asked the client to stop (204 No Content)\n"
 	if got := normalize(r.stderr); got != wantErr {
 		t.Errorf("stderr:\n%s\nwant:\n%s", got, wantErr)
 	}
@@ -120,7 +120,7 @@ func TestDemoPretty(t *testing.T) {
 		dim + "-- connection lost (unexpected EOF); reconnecting in D, resuming after id 4" + end + "\n" +
 		dim + "-- connection lost (unexpected EOF); reconnecting in D, resuming after id 8" + end + "\n" +
 		dim + "-- stream ended by the server; reconnecting in D, resuming after id 11" + end + "\n" +
-		dim + "-- server ended the stream (204 No Content)" + end + "\n"
+		dim + "-- server asked the client to stop (204 No Content)" + end + "\n"
 	if got := normalize(r.stderr); r.code != 0 || r.stdout != want || got != wantErr {
 		t.Errorf("exit %d, stdout:\n%q\nstderr:\n%q\nwant exit 0, stdout:\n%q\nstderr:\n%q", r.code, r.stdout, got, want, wantErr)
 	}

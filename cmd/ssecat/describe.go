@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/ssekit/sse"
 )
@@ -35,14 +36,14 @@ func describe(err error) string {
 		return "stream ended by the server"
 	case errors.As(err, &statusErr):
 		if text := http.StatusText(statusErr.Code); text != "" {
-			return fmt.Sprintf("server answered %d %s", statusErr.Code, text)
+			return fmt.Sprintf("server answered %d %s", statusErr.Code, text) + withBody(statusErr.Body)
 		}
-		return fmt.Sprintf("server answered status %d", statusErr.Code)
+		return fmt.Sprintf("server answered status %d", statusErr.Code) + withBody(statusErr.Body)
 	case errors.As(err, &ctErr):
 		if ctErr.ContentType == "" {
-			return "server sent no content type, want text/event-stream"
+			return "server sent no content type, want text/event-stream" + withBody(ctErr.Body)
 		}
-		return fmt.Sprintf("server sent content type %q, want text/event-stream", ctErr.ContentType)
+		return fmt.Sprintf("server sent content type %q, want text/event-stream", ctErr.ContentType) + withBody(ctErr.Body)
 	case errors.As(err, &timeoutErr):
 		return fmt.Sprintf("no data received for %v (read timeout)", timeoutErr.After)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -76,6 +77,32 @@ func describe(err error) string {
 		err = urlErr.Err
 	}
 	return strings.TrimPrefix(err.Error(), "sse: ")
+}
+
+// maxExcerpt is how many characters of a refused response's body a
+// failure's line shows; an escaped control character counts as four.
+const maxExcerpt = 200
+
+// withBody returns what a failure's line adds for the start of the body of
+// a refused response, which often says why: ": " and the body on one line
+// (its runs of white space, line breaks included, become one space),
+// escaped for a terminal and cut at maxExcerpt characters. It returns ""
+// for a body of white space or none.
+func withBody(body []byte) string {
+	var b strings.Builder
+	width := 0
+	for piece := range safePieces(strings.Join(strings.Fields(string(body)), " ")) {
+		if width == 0 {
+			b.WriteString(": ")
+		}
+		width += utf8.RuneCountInString(piece)
+		if width > maxExcerpt {
+			b.WriteString("...")
+			break
+		}
+		b.WriteString(piece)
+	}
+	return b.String()
 }
 
 // h2StreamError receives an HTTP/2 stream error (RST_STREAM) by errors.As:

@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ssekit/sse/ssetest"
@@ -76,4 +77,44 @@ func TestConnectionLostWording(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
 		}
 	})
+}
+
+// The body of a refused response often says why: its start follows the
+// failure, on one line, cut short, and escaped for a terminal.
+func TestFailureShowsBody(t *testing.T) {
+	refused := func(code int, body string) ssetest.Response {
+		return ssetest.Response{Status: code, Steps: []ssetest.Step{ssetest.Write(body)}}
+	}
+	long := strings.Repeat("0123456789", 30)
+	tests := []struct {
+		name string
+		resp ssetest.Response
+		want string
+	}{
+		{"status", refused(http.StatusInternalServerError, "Please specify a stream!\n"),
+			"server answered 500 Internal Server Error: Please specify a stream!"},
+		{"lines and control characters", refused(http.StatusBadGateway, "<h1>Bad\r\n\tgateway</h1>\n\n<p>red \x1b[31mALERT\x07 \x9b2J</p>\n"),
+			`server answered 502 Bad Gateway: <h1>Bad gateway</h1> <p>red \x1b[31mALERT\x07 \x9b2J</p>`},
+		{"long", refused(http.StatusServiceUnavailable, long),
+			"server answered 503 Service Unavailable: " + long[:maxExcerpt] + "..."},
+		{"escapes count as shown", refused(http.StatusServiceUnavailable, strings.Repeat("\x01", maxExcerpt)),
+			"server answered 503 Service Unavailable: " + strings.Repeat(`\x01`, maxExcerpt/4) + "..."},
+		{"white space only", refused(http.StatusNotFound, " \r\n\t\n"), "server answered 404 Not Found"},
+		{"content type", ssetest.Response{Header: http.Header{"Content-Type": {"text/html"}},
+			Steps: []ssetest.Step{ssetest.Write("<p>Log in first.</p>")}},
+			`server sent content type "text/html", want text/event-stream: <p>Log in first.</p>`},
+	}
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					srv, caFile := serveTLS(t, ssetest.Sequence(tt.resp), p.http2)
+					r := runCommand(t, command(t, "--json", "--cacert", caFile, srv.URL))
+					if want := "ssecat: " + tt.want + "\n"; r.code != 1 || r.stdout != "" || r.stderr != want {
+						t.Errorf("exit %d, stdout %q, stderr:\n%q\nwant exit 1, no stdout, stderr:\n%q", r.code, r.stdout, r.stderr, want)
+					}
+				})
+			}
+		})
+	}
 }

@@ -76,6 +76,7 @@ type config struct {
 	verbose      bool
 	trace        bool
 	raw          bool
+	include      bool // -i, --include
 	count        int
 	demo         bool
 	caCert       string // --cacert
@@ -175,10 +176,15 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 		tr.TLSClientConfig = tlsConf // HTTP/2 still applies: the clone forces the attempt
 	}
 	var rt http.RoundTripper = tr
+	var heads *headRecorder
+	if cfg.include {
+		heads = &headRecorder{base: rt}
+		rt = heads
+	}
 	var view *lineView
 	if rp, ok := out.(rawPrinter); ok {
 		view = &lineView{p: rp.humanPrinter}
-		rt = &teeTransport{base: tr, view: view}
+		rt = &teeTransport{base: rt, view: view}
 	}
 	errStrategy, budget := strategy(cfg)
 	opts := []sse.Option{
@@ -232,7 +238,7 @@ func consume(ctx context.Context, cfg *config, body []byte, out printer, stderr 
 	}()
 	defer view.stop() // before that last range, which may still read
 
-	d := newDisplay(cfg, out, stderr, budget)
+	d := newDisplay(cfg, out, stderr, budget, heads)
 	for a := range s.All(ctx) {
 		view.before(a)
 		code, over := d.act(a, s.LastEventID())
@@ -260,20 +266,24 @@ type display struct {
 	stderr  io.Writer
 	want    map[string]bool // --event; empty for all types
 	budget  *attemptBudget  // nil without --max-retries
+	heads   *headRecorder   // nil without -i
 	printed int
 }
 
-func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudget) *display {
+func newDisplay(cfg *config, out printer, stderr io.Writer, budget *attemptBudget, heads *headRecorder) *display {
 	want := make(map[string]bool, len(cfg.events))
 	for _, t := range cfg.events {
 		want[t] = true
 	}
-	return &display{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget}
+	return &display{cfg: cfg, out: out, stderr: stderr, want: want, budget: budget, heads: heads}
 }
 
 // act prints a, given the stream's last event ID once a happened. over
 // reports that the program ends, with code.
 func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
+	if r, ok := d.heads.response(a); ok { // before the connection's events, or its failure
+		d.out.response(r, time.Now())
+	}
 	switch a := a.(type) {
 	case sse.Event:
 		if len(d.want) > 0 && !d.want[a.Type] {
@@ -291,9 +301,8 @@ func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
 			d.out.notice(reconnectNotice(a, lastEventID))
 			return 0, false
 		}
-		var se *sse.StatusError
-		if errors.As(a.Err, &se) && se.Code == http.StatusNoContent {
-			d.out.notice("server ended the stream (204 No Content)")
+		if errors.Is(a.Err, sse.ErrServerStopped) { // no failure: the stream is over as the server wants
+			d.out.notice(serverStopped)
 			return exitOK, true
 		}
 		msg := describe(a.Err)
@@ -309,6 +318,10 @@ func (d *display) act(a sse.Action, lastEventID string) (code int, over bool) {
 	}
 	return 0, false
 }
+
+// serverStopped is the notice of a 204 No Content, by which a server tells
+// its clients to stop reconnecting.
+const serverStopped = "server asked the client to stop (204 No Content)"
 
 // finish reports a failed write to the output, which turns code into a
 // failure; otherwise it returns code.
@@ -399,12 +412,15 @@ Request:
   --state FILE         keep the last event ID in FILE, and resume after the
                        one it holds at start. The ID is saved (atomically:
                        a temporary file, fsync, rename) right after each event
-                       is written to standard output, so a run killed at any
+                       is written to standard output. So a run killed at any
                        moment, even by SIGKILL, and started again with FILE
-                       misses no event and repeats at most the last one it
-                       printed. This holds for events that carry an id: those
-                       without one, after the last id, are replayed by the
-                       server and printed again.
+                       misses no event of a server that resumes after
+                       Last-Event-ID, and repeats at most one: the last it
+                       printed, if the kill came before its ID was saved.
+                       This holds for events that carry an id; those without
+                       one, after the last id, are replayed by the server and
+                       printed again. It covers a killed process, not a
+                       machine that loses power: the output is not synced.
 
 TLS:
   --cacert FILE        trust only the CA certificates in FILE (PEM), instead
@@ -441,14 +457,25 @@ Output:
                        in parentheses (retry fields, ignored fields, blocks
                        that dispatch nothing), and each event dispatched,
                        marked "= ", after the blank line that ended it
+  -i, --include        print each connection's response (after redirects)
+                       before its events: the status line, the headers and,
+                       for a response that refuses the stream, the start of
+                       its body (at most 4 KiB). They go to standard output,
+                       as with curl -i, so that they keep their place among
+                       the events; in the JSON layout each is one line,
+                       {"response":{"proto":...,"status":...,"header":{...},
+                       "body":...},"time":...}. Header values are shown as
+                       received, Set-Cookie and other credentials included:
+                       the server sent them to you.
   -v                   debug logs on standard error
   --trace              connection spans on standard error (OpenTelemetry)
 
 Demo:
   -demo                read a feed from an embedded server on 127.0.0.1
 
-Exit status: 0 when the server ended the stream for good (204 No Content,
-or an end --max-retries does not retry), --count was reached or on Ctrl-C;
+Exit status: 0 when the server ended the stream for good (it answered 204
+No Content, which asks the client to stop, or ended the stream and
+--max-retries did not retry), --count was reached or on Ctrl-C;
 1 when the server rejected the stream or the retries ran out; 2 for a
 usage error. When the reader of its output goes away (ssecat URL | head),
 ssecat is killed by SIGPIPE, as cat is, even while the stream is quiet.
@@ -473,6 +500,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.verbose, "v", false, "")
 	fs.BoolVar(&cfg.trace, "trace", false, "")
 	fs.BoolVar(&cfg.raw, "raw", false, "")
+	fs.BoolVar(&cfg.include, "i", false, "")
+	fs.BoolVar(&cfg.include, "include", false, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
 	fs.StringVar(&cfg.caCert, "cacert", "", "")

@@ -28,6 +28,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ssekit/sse"
+	"github.com/ssekit/sse/ssetest"
 )
 
 func TestMain(m *testing.M) {
@@ -221,10 +222,10 @@ func TestErrors(t *testing.T) {
 	}{
 		{"refused", []string{"--max-retries", "0", "http://" + refused + "/"}, 1,
 			"ssecat: cannot connect to " + refused + ": connection refused\n"},
-		{"not found", []string{notFound.URL}, 1, "ssecat: server answered 404 Not Found\n"},
+		{"not found", []string{notFound.URL}, 1, "ssecat: server answered 404 Not Found: 404 page not found\n"},
 		{"content type", []string{html.URL}, 1,
-			"ssecat: server sent content type \"text/html; charset=utf-8\", want text/event-stream\n"},
-		{"204 stops", []string{noContent.URL}, 0, "ssecat: server ended the stream (204 No Content)\n"},
+			"ssecat: server sent content type \"text/html; charset=utf-8\", want text/event-stream: <p>hello</p>\n"},
+		{"204 stops", []string{noContent.URL}, 0, "ssecat: server asked the client to stop (204 No Content)\n"},
 		{"read timeout", []string{"--max-retries", "0", "--read-timeout", "50ms", silent.URL}, 1,
 			"ssecat: no data received for 50ms (read timeout)\n"},
 		{"scheme", []string{"ftp://example.com/"}, 2,
@@ -275,14 +276,49 @@ func TestRetriesRunOut(t *testing.T) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 	})
 	r := runCmd(t, "", "--max-retries", "2", "--initial-delay", "1ms", srv.URL)
-	want := "ssecat: server answered 503 Service Unavailable; reconnecting in D\n" +
-		"ssecat: server answered 503 Service Unavailable; reconnecting in D\n" +
-		"ssecat: server answered 503 Service Unavailable (gave up after 2 retries)\n"
+	want := "ssecat: server answered 503 Service Unavailable: busy; reconnecting in D\n" +
+		"ssecat: server answered 503 Service Unavailable: busy; reconnecting in D\n" +
+		"ssecat: server answered 503 Service Unavailable: busy (gave up after 2 retries)\n"
 	if got := delays.ReplaceAllString(r.stderr, "reconnecting in D"); r.code != 1 || got != want {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", r.code, got, want)
 	}
 	if n := requests.Load(); n != 3 {
 		t.Errorf("server got %d requests; want 3", n)
+	}
+}
+
+// A 204 No Content is the server asking its clients to stop: ssecat says
+// so and exits 0, in both layouts and under any retry flag.
+func TestServerStop(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		mark string // what starts a notice
+	}{
+		{"json", []string{"--json"}, "ssecat: "},
+		{"pretty", []string{"--pretty"}, "-- "},
+		{"max-retries -1", []string{"--json", "--max-retries", "-1"}, "ssecat: "},
+	}
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					srv, caFile := serveTLS(t, ssetest.Sequence(
+						ssetest.Response{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\n")}},
+						ssetest.Response{Status: http.StatusNoContent},
+					), p.http2)
+					cmd := command(t, append(tt.args, "--initial-delay", "1ms", "--cacert", caFile, srv.URL)...)
+					cmd.Env = append(cmd.Env, "NO_COLOR=1")
+					r := runCommand(t, cmd)
+					want := tt.mark + "stream ended by the server; reconnecting in D, resuming after id 1\n" +
+						tt.mark + "server asked the client to stop (204 No Content)\n"
+					got := delays.ReplaceAllString(r.stderr, "reconnecting in D")
+					if r.code != 0 || got != want || strings.Count(r.stdout, "\n") != 1 {
+						t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 0, one event, stderr:\n%s", r.code, r.stdout, got, want)
+					}
+				})
+			}
+		})
 	}
 }
 
@@ -319,7 +355,7 @@ func TestReconnect(t *testing.T) {
 		})
 		want := "ssecat: stream ended by the server; reconnecting in D, resuming after id 1\n" +
 			"ssecat: stream ended by the server; reconnecting in D, resuming after id 2\n" +
-			"ssecat: server ended the stream (204 No Content)\n"
+			"ssecat: server asked the client to stop (204 No Content)\n"
 		if got := delays.ReplaceAllString(r.stderr, "reconnecting in D"); got != want {
 			t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 		}
@@ -333,7 +369,7 @@ func TestReconnect(t *testing.T) {
 			"x #2 c\n"
 		wantErr := "-- stream ended by the server; reconnecting in D, resuming after id 1\n" +
 			"-- stream ended by the server; reconnecting in D, resuming after id 2\n" +
-			"-- server ended the stream (204 No Content)\n"
+			"-- server asked the client to stop (204 No Content)\n"
 		if got := delays.ReplaceAllString(r.stderr, "reconnecting in D"); r.code != 0 || r.stdout != want || got != wantErr {
 			t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, got, want, wantErr)
 		}

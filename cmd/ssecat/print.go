@@ -4,8 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ssekit/sse"
 )
@@ -15,7 +20,8 @@ import (
 type printer interface {
 	event(ev sse.Event, at time.Time)
 	comment(c sse.Comment, at time.Time)
-	notice(msg string) // reconnections and the end of the stream, on standard error
+	response(r response, at time.Time) // -i, on standard output
+	notice(msg string)                 // reconnections and the end of the stream, on standard error
 	err() error
 }
 
@@ -101,6 +107,28 @@ func (p *humanPrinter) comment(c sse.Comment, _ time.Time) {
 	p.write(b.String())
 }
 
+// response prints r as curl -i does, dimmed: the status line, the header
+// sorted by name with each value on a line of its own, a blank line, and
+// the body of a refused response.
+func (p *humanPrinter) response(r response, _ time.Time) {
+	var b strings.Builder
+	line := func(text string) {
+		p.style(&b, styleDim, sanitize(text))
+		b.WriteByte('\n')
+	}
+	line(r.statusLine())
+	for _, name := range slices.Sorted(maps.Keys(r.header)) {
+		for _, v := range r.header[name] {
+			line(name + ": " + v)
+		}
+	}
+	b.WriteByte('\n')
+	for l := range strings.Lines(string(r.body)) {
+		line(strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"))
+	}
+	p.write(b.String())
+}
+
 func (p *humanPrinter) notice(msg string) {
 	var b strings.Builder
 	p.style(&b, styleDim, "-- "+msg)
@@ -131,6 +159,22 @@ type jsonComment struct {
 	Time    time.Time `json:"time"`
 }
 
+// jsonResponse is the line of a response, printed with -i.
+type jsonResponse struct {
+	Response jsonHead  `json:"response"`
+	Time     time.Time `json:"time"`
+}
+
+// jsonHead is a response in a jsonResponse. Body is the start of a refused
+// response's body, as text; it is left out for a response that started a
+// stream, and for an empty body.
+type jsonHead struct {
+	Proto  string      `json:"proto"`
+	Status int         `json:"status"`
+	Header http.Header `json:"header"`
+	Body   string      `json:"body,omitempty"`
+}
+
 // jsonPrinter writes one JSON object per line, for programs; notices go to
 // standard error, so that standard output holds nothing but the stream.
 type jsonPrinter struct {
@@ -153,6 +197,14 @@ func (p *jsonPrinter) comment(c sse.Comment, at time.Time) {
 	p.encode(jsonComment{Comment: c.Text, Time: at.UTC()})
 }
 
+func (p *jsonPrinter) response(r response, at time.Time) {
+	h := r.header
+	if h == nil {
+		h = http.Header{} // an object, always
+	}
+	p.encode(jsonResponse{Response: jsonHead{Proto: r.proto, Status: r.status, Header: h, Body: string(r.body)}, Time: at.UTC()})
+}
+
 func (p *jsonPrinter) encode(v any) {
 	if p.werr == nil {
 		p.werr = p.enc.Encode(v) // Encode ends the object with a newline
@@ -166,21 +218,39 @@ func (p *jsonPrinter) notice(msg string) {
 func (p *jsonPrinter) err() error { return p.werr }
 
 // sanitize makes text from the server safe to print on a terminal: control
-// characters (which could move the cursor or recolour the screen) are shown
-// as \xNN escapes. Tabs are kept.
+// characters (which could move the cursor or recolour the screen) and bytes
+// that are not UTF-8 (a lone 0x9b is a control sequence to some terminals)
+// are shown as \xNN escapes. Tabs are kept.
 func sanitize(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if isControl(r) {
-			fmt.Fprintf(&b, `\x%02x`, r)
-			continue
-		}
-		b.WriteRune(r)
+	for piece := range safePieces(s) {
+		b.WriteString(piece)
 	}
 	return b.String()
+}
+
+// safePieces yields s as sanitize prints it, one character or escape at a
+// time, so that a caller can stop at a width without cutting an escape.
+func safePieces(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(s); {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			piece := s[i : i+n]
+			switch {
+			case r == utf8.RuneError && n == 1:
+				piece = fmt.Sprintf(`\x%02x`, s[i])
+			case isControl(r):
+				piece = fmt.Sprintf(`\x%02x`, r)
+			}
+			if !yield(piece) {
+				return
+			}
+			i += n
+		}
+	}
 }
 
 func isControl(r rune) bool {

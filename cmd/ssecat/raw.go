@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -233,8 +234,9 @@ func (v *lineView) stop() {
 }
 
 // teeTransport gives the view the body of each response the library will
-// read: a 2xx other than 204. (The library reads no other body, and checks
-// the content type itself.)
+// parse: a 2xx other than 204, of type text/event-stream. The library reads
+// the start of other bodies too, but as the text of an error (-i shows it),
+// not as lines of a stream.
 type teeTransport struct {
 	base http.RoundTripper
 	view *lineView
@@ -242,12 +244,20 @@ type teeTransport struct {
 
 func (t *teeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 && resp.StatusCode != http.StatusNoContent {
+	if err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 && resp.StatusCode != http.StatusNoContent &&
+		isEventStream(resp.Header.Get("Content-Type")) {
 		ls := &lineSplitter{}
 		t.view.split = ls
 		resp.Body = &teeBody{ReadCloser: resp.Body, view: t.view, split: ls}
 	}
 	return resp, err
+}
+
+// isEventStream reports whether a Content-Type is text/event-stream, as
+// the library decides it: by its essence, a malformed parameter aside.
+func isEventStream(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return (err == nil || err == mime.ErrInvalidMediaParameter) && mt == "text/event-stream"
 }
 
 // teeBody feeds what the library reads to the view's splitter.

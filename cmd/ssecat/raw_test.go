@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -210,5 +211,34 @@ func TestRawViewShowsQuietLines(t *testing.T) {
 	case <-time.After(10 * time.Second): // a liveness bound, not a speed claim
 		cmd.Process.Kill() // ends the reader too
 		t.Fatalf("the lines did not show within 10s; want:\n%s", want)
+	}
+}
+
+// The view shows the lines of event streams only: the body of a response
+// the library refuses is an error's text, not lines the parser read.
+func TestRawViewShowsStreamsOnly(t *testing.T) {
+	tests := []struct {
+		name, contentType string
+		stdout, stderr    string
+	}{
+		{"text/html", "text/html", "",
+			"ssecat: server sent content type \"text/html\", want text/event-stream: <h1>Log in</h1> <p>first</p>\n"},
+		{"event stream with parameters", "Text/Event-Stream; charset=utf-8",
+			"< <h1>Log in</h1>  (ignored: unknown field \"<h1>Log in</h1>\")\n" +
+				"< <p>first</p>  (ignored: unknown field \"<p>first</p>\")\n",
+			"-- stream ended by the server\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{
+				Header: http.Header{"Content-Type": {tt.contentType}},
+				Steps:  []ssetest.Step{ssetest.Write("<h1>Log in</h1>\n<p>first</p>\n")},
+			}))
+			defer srv.Close()
+			r := runCommand(t, command(t, "--raw", "--max-retries", "0", srv.URL))
+			if r.stdout != tt.stdout || r.stderr != tt.stderr {
+				t.Errorf("stdout:\n%s\nstderr %q\nwant stdout:\n%s\nstderr %q", r.stdout, r.stderr, tt.stdout, tt.stderr)
+			}
+		})
 	}
 }

@@ -31,7 +31,7 @@ func TestDefaultReconnection(t *testing.T) {
 		{"503", ssetest.Response{Status: http.StatusServiceUnavailable}, 1, "ssecat: server answered 503 Service Unavailable\n"},
 		{"content type", ssetest.Response{Header: http.Header{"Content-Type": {"text/plain"}}}, 1,
 			"ssecat: server sent content type \"text/plain\", want text/event-stream\n"},
-		{"204", ssetest.Response{Status: http.StatusNoContent}, 0, "ssecat: server ended the stream (204 No Content)\n"},
+		{"204", ssetest.Response{Status: http.StatusNoContent}, 0, "ssecat: server asked the client to stop (204 No Content)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

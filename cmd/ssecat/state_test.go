@@ -45,7 +45,7 @@ func TestStateResumes(t *testing.T) {
 		t.Fatalf("first run: exit %d (stderr %q); state file %q, %v; want exit 0 and \"3\\n\"", r.code, r.stderr, got, err)
 	}
 	r = runCommand(t, command(t, args...))
-	if want := "ssecat: server ended the stream (204 No Content)\n"; r.code != 0 || r.stdout != "" || r.stderr != want {
+	if want := "ssecat: server asked the client to stop (204 No Content)\n"; r.code != 0 || r.stdout != "" || r.stderr != want {
 		t.Errorf("second run: exit %d, stdout %q, stderr %q; want exit 0, no event, stderr %q", r.code, r.stdout, r.stderr, want)
 	}
 	reqs := srv.Requests()
