@@ -356,14 +356,15 @@ func formatDelay(d time.Duration) string {
 // less clearly: a missing scheme or host.
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("bad URL %q: %v", raw, errors.Unwrap(err))
+	if err != nil { // the URL is not quoted: it may hold a secret
+		return fmt.Errorf("bad URL: %v", errors.Unwrap(err))
 	}
+	shown := u.Redacted() // a password in the URL is not shown
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("bad URL %q: want an http:// or https:// URL", raw)
+		return fmt.Errorf("bad URL %q: want an http:// or https:// URL", shown)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("bad URL %q: no host", raw)
+		return fmt.Errorf("bad URL %q: no host", shown)
 	}
 	return nil
 }
