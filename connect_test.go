@@ -20,85 +20,6 @@ import (
 	"time"
 )
 
-// onHTTPServers runs fn against an HTTP/1.1 server and an HTTP/2 (TLS)
-// server, both on loopback, with h as their handler.
-func onHTTPServers(t *testing.T, h http.Handler, fn func(t *testing.T, srv *httptest.Server)) {
-	t.Run("HTTP/1.1", func(t *testing.T) {
-		srv := httptest.NewServer(h)
-		defer srv.Close()
-		fn(t, srv)
-	})
-	t.Run("HTTP/2", func(t *testing.T) {
-		srv := httptest.NewUnstartedServer(h)
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-		defer srv.Close()
-		fn(t, srv)
-	})
-}
-
-// requestLog records what the server received.
-type requestLog struct {
-	mu   sync.Mutex
-	reqs []recordedRequest
-}
-
-type recordedRequest struct {
-	proto  int
-	method string
-	path   string
-	header http.Header
-	body   string
-}
-
-func (l *requestLog) record(r *http.Request) int {
-	body, _ := io.ReadAll(r.Body)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.reqs = append(l.reqs, recordedRequest{r.ProtoMajor, r.Method, r.URL.Path, r.Header.Clone(), string(body)})
-	return len(l.reqs)
-}
-
-func (l *requestLog) get() []recordedRequest {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.reqs)
-}
-
-// eventStream writes the head of a successful event stream response.
-func eventStream(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.WriteHeader(http.StatusOK)
-}
-
-// pullHTTP ranges over a Stream for srv's URL (plus path) with srv's client,
-// and returns its actions.
-func pullHTTP(t *testing.T, srv *httptest.Server, path string, n int, opts ...Option) ([]Action, *Stream) {
-	t.Helper()
-	s, err := NewStream(srv.URL+path, append([]Option{WithHTTPClient(srv.Client()), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
-	if err != nil {
-		t.Fatalf("NewStream: %v", err)
-	}
-	defer s.Close()
-	var got []Action
-	for a := range s.All(t.Context()) {
-		got = append(got, a)
-		if len(got) == n {
-			break
-		}
-	}
-	return got, s
-}
-
-func lastFault(actions []Action) (Fault, bool) {
-	for i := len(actions) - 1; i >= 0; i-- {
-		if f, ok := actions[i].(Fault); ok {
-			return f, true
-		}
-	}
-	return Fault{}, false
-}
-
 func TestHTTPRequest(t *testing.T) {
 	var log requestLog
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +27,7 @@ func TestHTTPRequest(t *testing.T) {
 		eventStream(w)
 		fmt.Fprintf(w, "id: %d\ndata: x\n\n", n)
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
 		got, _ := pullHTTP(t, srv, "/stream", 100,
 			WithMethod(http.MethodPost),
@@ -126,7 +47,7 @@ func TestHTTPRequest(t *testing.T) {
 			t.Fatalf("requests: got %d; want 3 (actions %v)", len(reqs), got)
 		}
 		wantProto := 1
-		if strings.HasPrefix(t.Name(), "TestHTTPRequest/HTTP/2") {
+		if srv.EnableHTTP2 {
 			wantProto = 2
 		}
 		for i, r := range reqs {
@@ -158,12 +79,6 @@ func TestHTTPRequest(t *testing.T) {
 			}
 		}
 	})
-}
-
-func (l *requestLog) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.reqs)
 }
 
 // User headers may replace the defaults, and WithLastEventID presets the
@@ -270,7 +185,7 @@ func TestHTTPStatusAndContentType(t *testing.T) {
 			}
 		})
 		t.Run(tt.name, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				got, _ := pullHTTP(t, srv, "", 100)
 				if tt.wantStart {
 					if len(got) < 2 || got[1] != (Event{Type: "message", Data: "x"}) {
@@ -363,7 +278,7 @@ func TestHTTPRedirects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				log = requestLog{}
 				opts := append([]Option{WithMethod("POST"), WithBody([]byte("b")), WithLastEventID("7")}, tt.opts...)
 				got, _ := pullHTTP(t, srv, fmt.Sprintf("/r/%d", tt.hops), 100, opts...)
@@ -517,25 +432,6 @@ func TestNewRejectsUnsendable(t *testing.T) {
 	}
 }
 
-// roundTripFunc is an in-memory http.RoundTripper, usable in a synctest
-// bubble where fake time does not reach real sockets.
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// memResponse returns an event stream response whose body is fed from the
-// returned writer; the body fails once the request's context ends.
-func memResponse(r *http.Request) (*http.Response, *io.PipeWriter) {
-	pr, pw := io.Pipe()
-	context.AfterFunc(r.Context(), func() { pw.CloseWithError(context.Cause(r.Context())) })
-	return &http.Response{
-		StatusCode: 200,
-		Header:     http.Header{"Content-Type": {"text/event-stream"}},
-		Body:       pr,
-		Request:    r,
-	}, pw
-}
-
 // A connection that receives no bytes for the read timeout fails with a
 // *TimeoutError, whether it waits for the response head or for body bytes,
 // and the stream reconnects; every byte restarts the clock.
@@ -617,7 +513,7 @@ func TestHTTPDispatcherResume(t *testing.T) {
 			<-r.Context().Done() // hold the third connection open
 		}
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
 		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		if err != nil {
@@ -667,7 +563,7 @@ func TestHTTPInterrupt(t *testing.T) {
 		reqs <- req{r.Header.Get("Last-Event-ID"), r.Context().Done()}
 		<-r.Context().Done()
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0))
 		if err != nil {
 			t.Fatal(err)
@@ -941,13 +837,13 @@ func TestHTTPUnsendableLastEventID(t *testing.T) {
 			io.WriteString(w, "data: four\n\n")
 		}
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
 		got, s := pullHTTP(t, srv, "", 9, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		want := []string{
-			describe(Start{Attempt: 1}), describe(Event{Type: "message", Data: "one", ID: "a\x01b", LastEventID: "a\x01b"}), describe(Fault{}),
+			describe(Start{Attempt: 1}), describe(Event{Type: "message", Data: "one", ID: "a\x01b", HasID: true, LastEventID: "a\x01b"}), describe(Fault{}),
 			describe(Start{Attempt: 2}), describe(Event{Type: "message", Data: "two", LastEventID: "a\x01b"}),
-			describe(Event{Type: "message", Data: "three", ID: "5", LastEventID: "5"}), describe(Fault{}),
+			describe(Event{Type: "message", Data: "three", ID: "5", HasID: true, LastEventID: "5"}), describe(Fault{}),
 			describe(Start{Attempt: 3}), describe(Event{Type: "message", Data: "four", LastEventID: "5"}),
 		}
 		var gotText []string
@@ -982,7 +878,7 @@ func TestHTTPStartResponse(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, "data: x\n\n")
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		got, _ := pullHTTP(t, srv, "", 1)
 		st, ok := got[0].(Start)
 		if !ok || st.Attempt != 1 || st.Status != http.StatusCreated || st.Header.Get("X-Stream") != "v1" {
@@ -1034,7 +930,7 @@ func TestHTTPErrorResponse(t *testing.T) {
 			io.WriteString(w, tt.body)
 		})
 		t.Run(tt.name, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				got, _ := pullHTTP(t, srv, "", 100)
 				f, _ := lastFault(got)
 				var se *StatusError
@@ -1211,7 +1107,7 @@ func TestHTTPCompression(t *testing.T) {
 		}
 		gzipStream(w, r, "id: 1\ndata: one\n\n", ": keep-alive\n", "data: two\n\n")
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		for _, tt := range []struct {
 			name string
 			opts []Option
@@ -1293,7 +1189,7 @@ func TestHTTPContentEncoding(t *testing.T) {
 			io.WriteString(w, body)
 		})
 		t.Run(tt.encoding, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				got, _ := pullHTTP(t, srv, "", 100, WithHeader("Accept-Encoding", "br, gzip"))
 				f, _ := lastFault(got)
 				var ee *ContentEncodingError

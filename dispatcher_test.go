@@ -11,54 +11,14 @@ import (
 	"time"
 )
 
-// callLog records handler calls, which run on the dispatcher goroutine,
-// for the test goroutine to read.
-type callLog struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (l *callLog) add(format string, args ...any) {
-	l.mu.Lock()
-	l.calls = append(l.calls, fmt.Sprintf(format, args...))
-	l.mu.Unlock()
-}
-
-func (l *callLog) get() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.calls)
-}
-
-// logAll registers handlers that record every action in l.
-func logAll(d *Dispatcher, l *callLog) {
-	d.OnStart(func(_ context.Context, s Start) { l.add("%s", describe(s)) })
-	d.OnEvent(func(_ context.Context, ev Event) { l.add("%s", describe(ev)) })
-	d.OnComment(func(_ context.Context, c Comment) { l.add("%s", describe(c)) })
-	d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
-}
-
-// newScriptedDispatcher returns a Dispatcher over src with jitter off.
-func newScriptedDispatcher(t *testing.T, src Source, opts ...Option) *Dispatcher {
-	t.Helper()
-	d, err := New("mem://test", append([]Option{WithSource(src), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
-func msg(data string) string { return describe(Event{Type: "message", Data: data}) }
-
 // Handlers run in stream order: OnStart before the connection's events,
 // OnFault after the failure it reports.
 func TestDispatcherRunOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n: c\n\ndata: b\n\n"}, scriptStep{err: errRefused})
 		d := newScriptedDispatcher(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
-		var l callLog
-		logAll(d, &l)
+		var l recorder
+		l.record(d)
 		if err := d.Run(t.Context()); !errors.Is(err, errRefused) {
 			t.Errorf("Run: got %v; want the error given up on, %v", err, errRefused)
 		}
@@ -79,8 +39,8 @@ func TestDispatcherStart(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			feed := make(chan string)
 			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", feed: feed}))
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			if err := d.Start(t.Context()); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
@@ -103,8 +63,8 @@ func TestDispatcherStart(t *testing.T) {
 	t.Run("returns the first error under AlwaysFail", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}))
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			if err := d.Start(t.Context()); !errors.Is(err, errRefused) {
 				t.Errorf("Start: got %v; want %v", err, errRefused)
 			}
@@ -180,8 +140,8 @@ func TestDispatcherClose(t *testing.T) {
 	t.Run("from outside waits for the goroutine", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: -1}))
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			if err := d.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +219,7 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 	t.Run("Close", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\ndata: b\n\n", open: -1}))
-			var l callLog
+			var l recorder
 			d.OnEvent(func(_ context.Context, ev Event) {
 				l.add("first %s", ev.Data)
 				d.Close()
@@ -280,8 +240,8 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			src := script(scriptStep{body: "id: 1\ndata: a\n\n", open: -1}, scriptStep{body: "data: b\n\n"})
 			d := newScriptedDispatcher(t, src)
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			d.OnEvent(func(_ context.Context, ev Event) {
 				if ev.Data == "a" {
 					d.Interrupt()
@@ -291,7 +251,7 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 				t.Errorf("Run: %v", err)
 			}
 			want := []string{
-				"start 1", describe(Event{Type: "message", Data: "a", ID: "1", LastEventID: "1"}),
+				"start 1", describe(Event{Type: "message", Data: "a", ID: "1", HasID: true, LastEventID: "1"}),
 				faultOf(ErrInterrupted, false, time.Second),
 				"start 2", describe(Event{Type: "message", Data: "b", LastEventID: "1"}),
 				faultOf(nil, true, 0),
@@ -319,7 +279,7 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 func TestDispatcherPanics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newScriptedDispatcher(t, script(scriptStep{body: ": c\n\ndata: a\n\ndata: b\n\n"}))
-		var l callLog
+		var l recorder
 		var panics []*PanicError
 		d.OnStart(func(context.Context, Start) { panic("in start") })
 		d.OnComment(func(context.Context, Comment) { panic("in comment") })
@@ -407,8 +367,8 @@ func startWaiting(t *testing.T, body string) (*Dispatcher, chan<- string) {
 func TestDispatcherRegisterAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d, feed := startWaiting(t, "data: a\n\n") // event a goes to no handler
-		var l callLog
-		logAll(d, &l)
+		var l recorder
+		l.record(d)
 		feed <- "data: b\n\n"
 		close(feed)
 		d.Wait()
@@ -515,7 +475,7 @@ func TestDispatcherCallsFromEachHandlerKind(t *testing.T) {
 	run := func(t *testing.T, kind string, call func(d *Dispatcher)) ([]string, *scriptedSource) {
 		src := script(scriptStep{err: errRefused}, scriptStep{body: ": c\n\nevent: j\ndata: 1\n\n", open: -1})
 		d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
-		var l callLog
+		var l recorder
 		called := false
 		first := func(k string) {
 			l.add("first %s", k)
@@ -606,7 +566,7 @@ func TestDispatcherHandlerContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := script(scriptStep{body: "data: a\n\n"}, scriptStep{err: errRefused})
 		d := newScriptedDispatcher(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
-		var l callLog
+		var l recorder
 		var faultCtx context.Context
 		d.OnEvent(func(ctx context.Context, _ Event) { l.add("event ctx err %v", ctx.Err()) })
 		d.OnFault(func(ctx context.Context, f Fault) {
@@ -634,7 +594,7 @@ func TestDispatcherCancelFromHandler(t *testing.T) {
 		d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\ndata: b\n\ndata: c\n\n", open: -1}))
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		var l callLog
+		var l recorder
 		d.OnEvent(func(_ context.Context, ev Event) {
 			l.add("%s", ev.Data)
 			if ev.Data == "a" {

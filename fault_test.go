@@ -1,4 +1,4 @@
-package sse_test
+package sse
 
 // Fault injection: the ten scenarios of the reliability issue, each with
 // exact assertions. Servers come from ssetest: loopback httptest servers for
@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -33,115 +32,8 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 	"go.uber.org/goleak"
 
-	"github.com/ssekit/sse"
 	"github.com/ssekit/sse/ssetest"
 )
-
-// faultClient returns an HTTP client with a transport of its own, whose idle
-// connections close when the test ends, so no keep-alive goroutine outlives it.
-func faultClient(t testing.TB) *http.Client {
-	tr := &http.Transport{MaxIdleConnsPerHost: 1000}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
-}
-
-// faultLog records what a dispatcher's handlers see, in order, as text.
-type faultLog struct {
-	mu  sync.Mutex
-	log []string
-}
-
-func (l *faultLog) add(format string, args ...any) {
-	l.mu.Lock()
-	l.log = append(l.log, fmt.Sprintf(format, args...))
-	l.mu.Unlock()
-}
-
-func (l *faultLog) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.log)
-}
-
-// faultText names a Fault's error by kind, for exact comparisons.
-func faultText(f sse.Fault) string {
-	var (
-		se *sse.StatusError
-		te *sse.TimeoutError
-		tl *sse.TooLargeError
-		re *sse.RedirectError
-		pe *sse.PanicError
-	)
-	var what string
-	switch err := f.Err; {
-	case err == nil:
-		what = "end"
-	case errors.As(err, &se):
-		what = fmt.Sprintf("status %d", se.Code)
-	case errors.As(err, &te):
-		what = fmt.Sprintf("timeout %v", te.After)
-	case errors.As(err, &tl):
-		what = fmt.Sprintf("too large %d", tl.Limit)
-	case errors.As(err, &re):
-		what = fmt.Sprintf("redirects %d", re.Limit)
-	case errors.As(err, &pe):
-		what = fmt.Sprintf("panic %v", pe.Value)
-	case errors.Is(err, sse.ErrInterrupted):
-		what = "interrupted"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		what = "cut"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		what = "refused"
-	default:
-		what = "other " + err.Error()
-	}
-	return fmt.Sprintf("fault %s final=%v delay=%v", what, f.Final, f.RetryDelay)
-}
-
-// actionText describes one action for exact comparisons; the fault and
-// fuzz tests share it.
-func actionText(a sse.Action) string {
-	switch a := a.(type) {
-	case sse.Start:
-		return fmt.Sprintf("start %d", a.Attempt)
-	case sse.Event:
-		return fmt.Sprintf("event %s id=%q last=%q %q", a.Type, a.ID, a.LastEventID, a.Data)
-	case sse.Comment:
-		return fmt.Sprintf("comment %q", a.Text)
-	case sse.Fault:
-		return faultText(a)
-	}
-	return fmt.Sprintf("unknown action %T", a)
-}
-
-// record registers handlers that write every action to l.
-func (l *faultLog) record(d *sse.Dispatcher) {
-	d.OnStart(func(_ context.Context, s sse.Start) { l.add("%s", actionText(s)) })
-	d.OnEvent(func(_ context.Context, ev sse.Event) { l.add("%s", actionText(ev)) })
-	d.OnComment(func(_ context.Context, c sse.Comment) { l.add("%s", actionText(c)) })
-	d.OnFault(func(_ context.Context, f sse.Fault) { l.add("%s", actionText(f)) })
-}
-
-// faultActions ranges over s until its first Fault and describes every
-// action as faultLog does.
-func faultActions(t testing.TB, s *sse.Stream) []string {
-	t.Helper()
-	var out []string
-	for a := range s.All(context.Background()) {
-		out = append(out, actionText(a))
-		if _, ok := a.(sse.Fault); ok {
-			return out
-		}
-	}
-	return out
-}
-
-func faultDiff(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Errorf("%s:\ngot  %q\nwant %q", what, got, want)
-	}
-}
 
 // TestFaultRandomCuts is scenario 1: 1,000 events, the server cuts the
 // connection (HTTP/1.1) or resets the stream (HTTP/2) at 60 seeded random
@@ -176,114 +68,95 @@ func TestFaultRandomCuts(t *testing.T) {
 	}
 	slices.Sort(offsets)
 
-	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
-		t.Run(proto, func(t *testing.T) {
-			// The server resumes after the Last-Event-ID, cutting at the next
-			// offset, until the offsets run out; then it sends the rest, and
-			// answers 204 once nothing is left.
-			var (
-				mu      sync.Mutex
-				next    int
-				lastIDs []string
-			)
-			respond := ssetest.Responder(func(r *http.Request) ssetest.Response {
-				mu.Lock()
-				defer mu.Unlock()
-				id := r.Header.Get("Last-Event-ID")
-				lastIDs = append(lastIDs, id)
-				from := 0
-				if id != "" {
-					k, err := strconv.Atoi(id)
-					if err != nil {
-						t.Errorf("Last-Event-ID %q", id)
-					}
-					from = start[k]
-				}
-				if from == len(full) {
-					return ssetest.Response{Status: http.StatusNoContent}
-				}
-				if next == len(offsets) {
-					return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:])}}
-				}
-				cut := offsets[next]
-				next++
-				if cut <= from {
-					t.Errorf("cut %d at %d is before the resumed offset %d", next, cut, from)
-				}
-				return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:cut]), ssetest.Drop()}}
-			})
-			url, client := faultServe(t, proto, respond)
-
-			d, err := sse.New(url, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(client),
-				sse.WithErrorStrategy(sse.AlwaysContinue()),
-				sse.WithInitialDelay(time.Millisecond), sse.WithMinDelay(0), sse.WithMaxDelay(time.Millisecond), sse.WithJitter(0))
+	// The server resumes after the Last-Event-ID, cutting at the next
+	// offset, until the offsets run out; then it sends the rest, and
+	// answers 204 once nothing is left.
+	var (
+		mu      sync.Mutex
+		next    int
+		lastIDs []string
+	)
+	respond := ssetest.Responder(func(r *http.Request) ssetest.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		id := r.Header.Get("Last-Event-ID")
+		lastIDs = append(lastIDs, id)
+		from := 0
+		if id != "" {
+			k, err := strconv.Atoi(id)
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("Last-Event-ID %q", id)
 			}
-			var got []sse.Event
-			var faults []string
-			d.OnEvent(func(_ context.Context, ev sse.Event) { got = append(got, ev) })
-			d.OnFault(func(_ context.Context, f sse.Fault) {
-				text := faultText(f)
-				if proto == "HTTP/2" && strings.Contains(text, "stream error") {
-					text = "fault cut" + text[strings.Index(text, " final="):] // a reset stream: HTTP/2's cut
-				}
-				faults = append(faults, text)
-			})
-			if err := d.Run(context.Background()); err != nil {
-				t.Fatalf("Run: got %v; want nil: the final 204 is the server's stop, no failure", err)
+			from = start[k]
+		}
+		if from == len(full) {
+			return ssetest.Response{Status: http.StatusNoContent}
+		}
+		if next == len(offsets) {
+			return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:])}}
+		}
+		cut := offsets[next]
+		next++
+		if cut <= from {
+			t.Errorf("cut %d at %d is before the resumed offset %d", next, cut, from)
+		}
+		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(full[from:cut]), ssetest.Drop()}}
+	})
+	run(t, respond, func(t *testing.T, srv *httptest.Server) {
+		mu.Lock()
+		next, lastIDs = 0, nil
+		mu.Unlock()
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()),
+			WithErrorStrategy(AlwaysContinue()),
+			WithInitialDelay(time.Millisecond), WithMinDelay(0), WithMaxDelay(time.Millisecond), WithJitter(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Event
+		var faults []string
+		d.OnEvent(func(_ context.Context, ev Event) { got = append(got, ev) })
+		d.OnFault(func(_ context.Context, f Fault) {
+			text := describe(f)
+			if srv.EnableHTTP2 && strings.Contains(text, "stream error") {
+				text = "fault cut" + text[strings.Index(text, " final="):] // a reset stream: HTTP/2's cut
 			}
-
-			if len(got) != n {
-				t.Errorf("got %d events; want %d", len(got), n)
-			}
-			for i, ev := range got[:min(len(got), n)] {
-				want := sse.Event{Type: cmp.Or(events[i].Type, "message"), Data: events[i].Data, ID: events[i].ID, HasID: events[i].ID != "", LastEventID: events[i].ID}
-				if ev != want {
-					t.Fatalf("event %d: got %+v; want %+v", i+1, ev, want)
-				}
-			}
-
-			// Every cut is one Fault; the Last-Event-ID after a cut names the
-			// last event dispatched before it.
-			wantIDs := []string{""}
-			wantFaults := []string{}
-			for _, cut := range offsets {
-				k, _ := slices.BinarySearch(done, cut+1) // the events with done[i] <= cut
-				id := ""
-				if k > 0 {
-					id = strconv.Itoa(k)
-				}
-				wantIDs = append(wantIDs, id)
-				wantFaults = append(wantFaults, "fault cut final=false delay=1ms")
-			}
-			wantIDs = append(wantIDs, strconv.Itoa(n))
-			wantFaults = append(wantFaults, "fault end final=false delay=1ms", "fault status 204 final=true delay=0s")
-			faultDiff(t, "Last-Event-ID of each request", lastIDs, wantIDs)
-			faultDiff(t, "faults", faults, wantFaults)
-			if next != cuts {
-				t.Errorf("server made %d cuts; want %d", next, cuts)
-			}
-
+			faults = append(faults, text)
 		})
-	}
-}
+		if err := d.Run(context.Background()); err != nil {
+			t.Fatalf("Run: got %v; want nil: the final 204 is the server's stop, no failure", err)
+		}
 
-// faultServe serves h on a loopback server speaking proto, HTTP/1.1 or
-// HTTP/2 (over TLS), and returns its URL and a client for it.
-func faultServe(t *testing.T, proto string, h http.Handler) (string, *http.Client) {
-	if proto == "HTTP/1.1" {
-		srv := ssetest.NewServer(h)
-		t.Cleanup(srv.Close)
-		return srv.URL, faultClient(t)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	client := srv.Client()
-	t.Cleanup(client.CloseIdleConnections)
-	return srv.URL, client
+		if len(got) != n {
+			t.Errorf("got %d events; want %d", len(got), n)
+		}
+		for i, ev := range got[:min(len(got), n)] {
+			want := Event{Type: cmp.Or(events[i].Type, "message"), Data: events[i].Data, ID: events[i].ID, HasID: events[i].ID != "", LastEventID: events[i].ID}
+			if ev != want {
+				t.Fatalf("event %d: got %+v; want %+v", i+1, ev, want)
+			}
+		}
+
+		// Every cut is one Fault; the Last-Event-ID after a cut names the
+		// last event dispatched before it.
+		wantIDs := []string{""}
+		wantFaults := []string{}
+		for _, cut := range offsets {
+			k, _ := slices.BinarySearch(done, cut+1) // the events with done[i] <= cut
+			id := ""
+			if k > 0 {
+				id = strconv.Itoa(k)
+			}
+			wantIDs = append(wantIDs, id)
+			wantFaults = append(wantFaults, "fault cut final=false delay=1ms")
+		}
+		wantIDs = append(wantIDs, strconv.Itoa(n))
+		wantFaults = append(wantFaults, "fault end final=false delay=1ms", "fault status 204 final=true delay=0s")
+		checkActions(t, "Last-Event-ID of each request", lastIDs, wantIDs)
+		checkActions(t, "faults", faults, wantFaults)
+		if next != cuts {
+			t.Errorf("server made %d cuts; want %d", next, cuts)
+		}
+	})
 }
 
 // TestFaultStall is scenario 2: a server that stops sending, before or
@@ -297,9 +170,9 @@ func TestFaultStall(t *testing.T) {
 		want  []string
 	}{
 		{"during read", ssetest.Response{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\n"), ssetest.Sleep(10 * time.Second), ssetest.Write(": ping\n"), ssetest.Stall()}},
-			[]string{"start 1", `event message id="1" last="1" "a"`, `comment " ping"`, "fault timeout 30s final=false delay=1s", "start 2", `event message id="2" last="2" "b"`, "fault end final=true delay=0s"}},
+			[]string{"start 1", `event message id="1" last="1" "a" has_id`, `comment " ping"`, "fault timeout 30s final=false delay=1s", "start 2", `event message id="2" last="2" "b" has_id`, "fault end final=true delay=0s"}},
 		{"during connect", ssetest.Response{Steps: []ssetest.Step{ssetest.Stall()}},
-			[]string{"fault timeout 30s final=false delay=1s", "start 2", `event message id="2" last="2" "b"`, "fault end final=true delay=0s"}},
+			[]string{"fault timeout 30s final=false delay=1s", "start 2", `event message id="2" last="2" "b" has_id`, "fault end final=true delay=0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,19 +180,19 @@ func TestFaultStall(t *testing.T) {
 				begin := time.Now()
 				var at []time.Duration // when each request arrived
 				tr := &ssetest.Transport{Handler: ssetest.Sequence(tt.first, ssetest.Response{Steps: []ssetest.Step{ssetest.Write("id: 2\ndata: b\n\n")}})}
-				client := &http.Client{Transport: faultRoundTripper(func(r *http.Request) (*http.Response, error) {
+				client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					at = append(at, time.Since(begin)) // on the dispatcher goroutine
 					return tr.RoundTrip(r)
 				})}
-				d, err := sse.New("http://sse.test/", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(client), sse.WithReadTimeout(30*time.Second),
-					sse.WithJitter(0), sse.WithErrorStrategy(func(err error, _ int, _ time.Duration) bool { return err != nil }))
+				d, err := New("http://test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithReadTimeout(30*time.Second),
+					WithJitter(0), WithErrorStrategy(func(err error, _ int, _ time.Duration) bool { return err != nil }))
 				if err != nil {
 					t.Fatal(err)
 				}
-				var l faultLog
+				var l recorder
 				l.record(d)
 				var faultAt time.Duration
-				d.OnFault(func(context.Context, sse.Fault) {
+				d.OnFault(func(context.Context, Fault) {
 					if faultAt == 0 {
 						faultAt = time.Since(begin)
 					}
@@ -327,7 +200,7 @@ func TestFaultStall(t *testing.T) {
 				if err := d.Run(context.Background()); err != nil {
 					t.Fatalf("Run: got %v; want nil after the orderly end", err)
 				}
-				faultDiff(t, "actions", l.lines(), tt.want)
+				checkActions(t, "actions", l.get(), tt.want)
 				// The read timeout counts from the last byte: 10s + 30s with
 				// a ping at 10s, 30s when nothing came at all.
 				wantFault := 30 * time.Second
@@ -351,19 +224,19 @@ func TestFaultStallHTTP(t *testing.T) {
 	))
 	defer srv.Close()
 	const timeout = 50 * time.Millisecond
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)), sse.WithReadTimeout(timeout),
-		sse.WithInitialDelay(time.Millisecond), sse.WithMinDelay(0), sse.WithJitter(0),
-		sse.WithErrorStrategy(func(err error, _ int, _ time.Duration) bool { return err != nil }))
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithReadTimeout(timeout),
+		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0),
+		WithErrorStrategy(func(err error, _ int, _ time.Duration) bool { return err != nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l faultLog
+	var l recorder
 	l.record(d)
 	if err := d.Run(context.Background()); err != nil {
 		t.Fatalf("Run: got %v; want nil", err)
 	}
-	faultDiff(t, "actions", l.lines(), []string{"start 1", `event message id="1" last="1" "a"`,
-		"fault timeout 50ms final=false delay=1ms", "start 2", `event message id="2" last="2" "b"`, "fault end final=true delay=0s"})
+	checkActions(t, "actions", l.get(), []string{"start 1", `event message id="1" last="1" "a" has_id`,
+		"fault timeout 50ms final=false delay=1ms", "start 2", `event message id="2" last="2" "b" has_id`, "fault end final=true delay=0s"})
 	if ids := headerValues(srv.Requests()[:2], "Last-Event-ID"); !slices.Equal(ids, []string{"", "1"}) {
 		t.Errorf("Last-Event-ID headers: got %q; want [\"\" \"1\"]", ids)
 	}
@@ -383,11 +256,11 @@ const faultStream = "\xEF\xBB\xBF: hello\r\n" +
 var faultStreamWant = []string{
 	"start 1",
 	`comment " hello"`,
-	`event add id="1" last="1" "one\ntwo"`,
+	`event add id="1" last="1" "one\ntwo" has_id`,
 	`event message id="" last="1" "plain"`,
 	`event message id="" last="2" "\n\n spaced"`,
 	`comment " bye"`,
-	`event x id="" last="" "no id"`,
+	`event x id="" last="" "no id" has_id`,
 	"fault end final=false delay=250ms",
 }
 
@@ -395,60 +268,40 @@ var faultStreamWant = []string{
 // the same actions as the same stream sent in one write, in memory (one
 // byte per read, guaranteed) and over a socket.
 func TestFaultOneByte(t *testing.T) {
-	memory := func(step ssetest.Step) (string, []sse.Option) {
+	memory := func(step ssetest.Step) (string, []Option) {
 		tr := &ssetest.Transport{Handler: ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{step}})}
-		return "http://sse.test/", []sse.Option{sse.WithHTTPClient(&http.Client{Transport: tr})}
+		return "http://test/", []Option{WithHTTPClient(&http.Client{Transport: tr})}
 	}
-	socket := func(t *testing.T, step ssetest.Step) (string, []sse.Option) {
+	socket := func(t *testing.T, step ssetest.Step) (string, []Option) {
 		srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{step}}))
 		t.Cleanup(srv.Close)
-		return srv.URL, []sse.Option{sse.WithHTTPClient(faultClient(t))}
+		return srv.URL, []Option{WithHTTPClient(testClient(t))}
 	}
 	tests := []struct {
 		name string
-		open func(t *testing.T) (string, []sse.Option)
+		open func(t *testing.T) (string, []Option)
 	}{
-		{"memory one write", func(*testing.T) (string, []sse.Option) { return memory(ssetest.Write(faultStream)) }},
-		{"memory one byte per write", func(*testing.T) (string, []sse.Option) { return memory(ssetest.Trickle(faultStream, 1, 0)) }},
-		{"source one byte per read", func(*testing.T) (string, []sse.Option) {
-			return "", []sse.Option{sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+		{"memory one write", func(*testing.T) (string, []Option) { return memory(ssetest.Write(faultStream)) }},
+		{"memory one byte per write", func(*testing.T) (string, []Option) { return memory(ssetest.Trickle(faultStream, 1, 0)) }},
+		{"source one byte per read", func(*testing.T) (string, []Option) {
+			return "", []Option{WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
 				return io.NopCloser(iotest.OneByteReader(strings.NewReader(faultStream))), nil
 			}))}
 		}},
-		{"http one write", func(t *testing.T) (string, []sse.Option) { return socket(t, ssetest.Write(faultStream)) }},
-		{"http one byte per write", func(t *testing.T) (string, []sse.Option) { return socket(t, ssetest.Trickle(faultStream, 1, 0)) }},
+		{"http one write", func(t *testing.T) (string, []Option) { return socket(t, ssetest.Write(faultStream)) }},
+		{"http one byte per write", func(t *testing.T) (string, []Option) { return socket(t, ssetest.Trickle(faultStream, 1, 0)) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url, opts := tt.open(t)
-			s, err := sse.NewStream(url, append(opts, sse.WithJitter(0), sse.WithErrorStrategy(sse.AlwaysContinue()))...)
+			s, err := NewStream(url, append(opts, WithJitter(0), WithErrorStrategy(AlwaysContinue()))...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			faultDiff(t, tt.name, faultActions(t, s), faultStreamWant)
+			checkActions(t, tt.name, pullToFault(t, s), faultStreamWant)
 		})
 	}
-}
-
-// faultRepeat is a reader of n copies of one byte that holds no more than
-// one read's worth of memory, and counts what was read.
-type faultRepeat struct {
-	b    byte
-	n    int64
-	read int64
-}
-
-func (r *faultRepeat) Read(p []byte) (int, error) {
-	if r.read >= r.n {
-		return 0, io.EOF
-	}
-	k := int(min(int64(len(p)), r.n-r.read))
-	for i := range k {
-		p[i] = r.b
-	}
-	r.read += int64(k)
-	return k, nil
 }
 
 // TestFaultHugeLine is scenario 4: a 64 MiB line against a 1 MiB limit
@@ -459,14 +312,14 @@ func TestFaultHugeLine(t *testing.T) {
 	const limit, line = 1 << 20, 64 << 20
 	tests := []struct {
 		name string
-		body func() (io.Reader, *faultRepeat)
+		body func() (io.Reader, *repeatReader)
 	}{
-		{"one line", func() (io.Reader, *faultRepeat) {
-			x := &faultRepeat{b: 'x', n: line}
+		{"one line", func() (io.Reader, *repeatReader) {
+			x := &repeatReader{b: 'x', n: line}
 			return io.MultiReader(strings.NewReader("data: "), x, strings.NewReader("\n\n")), x
 		}},
-		{"many data lines", func() (io.Reader, *faultRepeat) {
-			x := &faultRepeat{b: 'y', n: line}
+		{"many data lines", func() (io.Reader, *repeatReader) {
+			x := &repeatReader{b: 'y', n: line}
 			lines := strings.Repeat("data: "+strings.Repeat("z", 64<<10)+"\n", 64)
 			return io.MultiReader(strings.NewReader(lines), x), x
 		}},
@@ -475,10 +328,10 @@ func TestFaultHugeLine(t *testing.T) {
 		for _, via := range []string{"source", "http"} {
 			t.Run(tt.name+" via "+via, func(t *testing.T) {
 				body, counter := tt.body()
-				opts := []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail())}
+				opts := []Option{WithErrorStrategy(AlwaysFail())}
 				url := ""
 				if via == "source" {
-					opts = append(opts, sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+					opts = append(opts, WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
 						return io.NopCloser(body), nil
 					})))
 				} else {
@@ -488,9 +341,9 @@ func TestFaultHugeLine(t *testing.T) {
 					}))
 					defer srv.Close()
 					url = srv.URL
-					opts = append(opts, sse.WithHTTPClient(faultClient(t)))
+					opts = append(opts, WithHTTPClient(testClient(t)))
 				}
-				s, err := sse.NewStream(url, append(opts, sse.WithMaxEventSize(limit))...)
+				s, err := NewStream(url, append(opts, WithMaxEventSize(limit))...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -499,10 +352,10 @@ func TestFaultHugeLine(t *testing.T) {
 				runtime.GC()
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
-				got := faultActions(t, s)
+				got := pullToFault(t, s)
 				runtime.ReadMemStats(&after)
 
-				faultDiff(t, "actions", got, []string{"start 1", "fault too large 1048576 final=true delay=0s"})
+				checkActions(t, "actions", got, []string{"start 1", "fault too large 1048576 final=true delay=0s"})
 				grown := after.TotalAlloc - before.TotalAlloc
 				t.Logf("allocated %d bytes in all", grown)
 				if grown > 8<<20 {
@@ -514,16 +367,6 @@ func TestFaultHugeLine(t *testing.T) {
 			})
 		}
 	}
-}
-
-// faultRoundTripper adapts a function to an http.RoundTripper.
-type faultRoundTripper func(*http.Request) (*http.Response, error)
-
-func (f faultRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// faultRefused is the error a dial to a closed port returns.
-func faultRefused() error {
-	return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 }
 
 // TestFaultBackoff is scenario 5, on fake time: 503 storms and refused
@@ -538,13 +381,13 @@ func TestFaultBackoff(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		strategy  sse.ErrorStrategy
+		strategy  ErrorStrategy
 		answers   []answer // the last one repeats
 		faults    []string
 		requestAt []time.Duration // when each request arrived
 	}{
 		{"503 storm then a long connection",
-			sse.AlwaysContinue(),
+			AlwaysContinue(),
 			[]answer{{503, 0}, {503, 0}, {503, 0}, {503, 0}, {503, 0}, {503, 0}, {200, 0}, {200, 2 * time.Minute}, {503, 0}, {200, 10 * time.Second}, {204, 0}},
 			[]string{
 				"fault status 503 final=false delay=1s", "fault status 503 final=false delay=2s",
@@ -561,7 +404,7 @@ func TestFaultBackoff(t *testing.T) {
 				56*time.Second + 2*time.Minute},
 		},
 		{"reset after a custom threshold",
-			sse.AlwaysContinue(),
+			AlwaysContinue(),
 			[]answer{{503, 0}, {503, 0}, {200, 10 * time.Second}, {503, 0}, {204, 0}},
 			[]string{
 				"fault status 503 final=false delay=1s", "fault status 503 final=false delay=2s",
@@ -572,7 +415,7 @@ func TestFaultBackoff(t *testing.T) {
 			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 14 * time.Second, 16 * time.Second},
 		},
 		{"refusals until the attempts run out",
-			sse.ContinueWithMaxAttempts(3),
+			ContinueWithMaxAttempts(3),
 			[]answer{{0, 0}},
 			[]string{
 				"fault refused final=false delay=1s", "fault refused final=false delay=2s",
@@ -581,7 +424,7 @@ func TestFaultBackoff(t *testing.T) {
 			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second},
 		},
 		{"503 and refusals until the time limit",
-			sse.ContinueWithTimeLimit(10 * time.Second),
+			ContinueWithTimeLimit(10 * time.Second),
 			[]answer{{503, 0}, {0, 0}},
 			[]string{
 				"fault status 503 final=false delay=1s", "fault refused final=false delay=2s",
@@ -600,10 +443,10 @@ func TestFaultBackoff(t *testing.T) {
 					a := tt.answers[min(len(at)-1, len(tt.answers)-1)]
 					return ssetest.Response{Status: a.status, Steps: []ssetest.Step{ssetest.Write("data: up\n\n"), ssetest.Sleep(a.stayFor)}}
 				})}
-				client := &http.Client{Transport: faultRoundTripper(func(r *http.Request) (*http.Response, error) {
+				client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					at = append(at, time.Since(begin))
 					if tt.answers[min(len(at)-1, len(tt.answers)-1)].status == 0 {
-						return nil, faultRefused()
+						return nil, refusedError()
 					}
 					return tr.RoundTrip(r)
 				})}
@@ -611,14 +454,14 @@ func TestFaultBackoff(t *testing.T) {
 				if tt.name == "reset after a custom threshold" {
 					resetAfter = 5 * time.Second
 				}
-				d, err := sse.New("http://sse.test/", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(client), sse.WithErrorStrategy(tt.strategy),
-					sse.WithJitter(0), sse.WithMaxDelay(8*time.Second), sse.WithResetAfter(resetAfter))
+				d, err := New("http://test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithErrorStrategy(tt.strategy),
+					WithJitter(0), WithMaxDelay(8*time.Second), WithResetAfter(resetAfter))
 				if err != nil {
 					t.Fatal(err)
 				}
 				var faults []string
-				d.OnFault(func(_ context.Context, f sse.Fault) {
-					faults = append(faults, faultText(f))
+				d.OnFault(func(_ context.Context, f Fault) {
+					faults = append(faults, describe(f))
 					if got := d.NextRetryDelay(); got != f.RetryDelay {
 						t.Errorf("NextRetryDelay() = %v in OnFault; want the Fault's %v", got, f.RetryDelay)
 					}
@@ -628,7 +471,7 @@ func TestFaultBackoff(t *testing.T) {
 				if err := d.Run(context.Background()); (err == nil) != serverStop {
 					t.Errorf("Run: got %v; want nil exactly when the server asked to stop", err)
 				}
-				faultDiff(t, "faults", faults, tt.faults)
+				checkActions(t, "faults", faults, tt.faults)
 				if !slices.Equal(at, tt.requestAt) {
 					t.Errorf("requests at\ngot  %v\nwant %v", at, tt.requestAt)
 				}
@@ -645,20 +488,20 @@ func TestFaultRefusedHTTP(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	ln.Close()
-	d, err := sse.New(url, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)), sse.WithErrorStrategy(sse.ContinueWithMaxAttempts(2)),
-		sse.WithInitialDelay(time.Millisecond), sse.WithMinDelay(0), sse.WithJitter(0))
+	d, err := New(url, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithErrorStrategy(ContinueWithMaxAttempts(2)),
+		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var faults []string
-	d.OnFault(func(_ context.Context, f sse.Fault) { faults = append(faults, faultText(f)) })
+	d.OnFault(func(_ context.Context, f Fault) { faults = append(faults, describe(f)) })
 	if err := d.Start(context.Background()); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("Start: got %v; want ECONNREFUSED", err)
 	}
 	if err := d.Wait(); !errors.Is(err, syscall.ECONNREFUSED) { // Start may return before OnFault runs
 		t.Errorf("Wait: got %v; want ECONNREFUSED", err)
 	}
-	faultDiff(t, "faults", faults, []string{"fault refused final=false delay=1ms", "fault refused final=false delay=2ms", "fault refused final=true delay=0s"})
+	checkActions(t, "faults", faults, []string{"fault refused final=false delay=1ms", "fault refused final=false delay=2ms", "fault refused final=true delay=0s"})
 }
 
 // TestFaultRedirectLoop is scenario 6, first half: a redirect loop fails
@@ -669,15 +512,15 @@ func TestFaultRedirectLoop(t *testing.T) {
 		t.Run(strconv.Itoa(bound), func(t *testing.T) {
 			srv := ssetest.NewServer(ssetest.Sequence(ssetest.Redirect(http.StatusFound, "/loop")))
 			defer srv.Close()
-			opts := []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t))}
+			opts := []Option{WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t))}
 			if bound != 10 {
-				opts = append(opts, sse.WithMaxRedirects(bound)) // 10 is the default
+				opts = append(opts, WithMaxRedirects(bound)) // 10 is the default
 			}
-			d, err := sse.New(srv.URL+"/start", opts...)
+			d, err := New(srv.URL+"/start", opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var re *sse.RedirectError
+			var re *RedirectError
 			if err := d.Start(context.Background()); !errors.As(err, &re) {
 				t.Fatalf("Start: got %v; want a *RedirectError", err)
 			}
@@ -722,18 +565,18 @@ func TestFaultRedirectCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := sse.New(tt.from.URL+"/moved", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)),
-				sse.WithHeader("Authorization", "Bearer secret"), sse.WithHeader("Cookie", "session=1"),
-				sse.WithHeader("X-Keep", "yes"))
+			d, err := New(tt.from.URL+"/moved", WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)),
+				WithHeader("Authorization", "Bearer secret"), WithHeader("Cookie", "session=1"),
+				WithHeader("X-Keep", "yes"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var l faultLog
+			var l recorder
 			l.record(d)
 			if err := d.Run(context.Background()); err != nil {
 				t.Fatalf("Run: got %v; want nil", err)
 			}
-			faultDiff(t, "actions", l.lines(), []string{"start 1", `event message id="" last="" "here"`, "fault end final=true delay=0s"})
+			checkActions(t, "actions", l.get(), []string{"start 1", `event message id="" last="" "here"`, "fault end final=true delay=0s"})
 			reqs := tt.final.Requests()
 			last := reqs[len(reqs)-1]
 			if last.URL.Path != "/stream" {
@@ -749,21 +592,6 @@ func TestFaultRedirectCredentials(t *testing.T) {
 			}
 		})
 	}
-}
-
-// faultChunks splits s into reads of n bytes.
-type faultChunks struct {
-	s string
-	n int
-}
-
-func (c *faultChunks) Read(p []byte) (int, error) {
-	if len(c.s) == 0 {
-		return 0, io.EOF
-	}
-	k := copy(p[:min(len(p), c.n)], c.s)
-	c.s = c.s[k:]
-	return k, nil
 }
 
 // TestFaultHostileBytes is scenario 7: invalid UTF-8 is replaced as the
@@ -790,7 +618,7 @@ func TestFaultHostileBytes(t *testing.T) {
 		":\xFFcomment\n" +
 		"data: \xE2\x82"
 	ev := func(typ, id, data string) string {
-		return actionText(sse.Event{Type: typ, ID: id, LastEventID: id, Data: data})
+		return describe(Event{Type: typ, ID: id, HasID: id != "", LastEventID: id, Data: data})
 	}
 	want := []string{
 		"start 1",
@@ -811,13 +639,13 @@ func TestFaultHostileBytes(t *testing.T) {
 		"fault end final=true delay=0s",
 	}
 	for n := 1; n <= len(in); n++ {
-		s, err := sse.NewStream("", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
-			return io.NopCloser(&faultChunks{s: in, n: n}), nil
+		s, err := NewStream("", WithErrorStrategy(AlwaysFail()), WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+			return io.NopCloser(readsEvery(in, n)), nil
 		})))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := faultActions(t, s)
+		got := pullToFault(t, s)
 		if !slices.Equal(got, want) {
 			t.Fatalf("reads of %d bytes:\ngot  %q\nwant %q", n, got, want)
 		}
@@ -841,12 +669,12 @@ func TestFaultRandomBytes(t *testing.T) {
 	in := b.String()
 	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{ssetest.Trickle(in, 4093, 0)}}))
 	defer srv.Close()
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)))
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	events, comments := 0, 0
-	d.OnEvent(func(_ context.Context, ev sse.Event) {
+	d.OnEvent(func(_ context.Context, ev Event) {
 		events++
 		for _, s := range []string{ev.Type, ev.Data, ev.ID, ev.LastEventID} {
 			if !utf8.ValidString(s) {
@@ -854,14 +682,14 @@ func TestFaultRandomBytes(t *testing.T) {
 			}
 		}
 	})
-	d.OnComment(func(_ context.Context, c sse.Comment) {
+	d.OnComment(func(_ context.Context, c Comment) {
 		comments++
 		if !utf8.ValidString(c.Text) {
 			t.Errorf("comment %d has invalid UTF-8: %+q", comments, c.Text)
 		}
 	})
-	var final sse.Fault
-	d.OnFault(func(_ context.Context, f sse.Fault) { final = f })
+	var final Fault
+	d.OnFault(func(_ context.Context, f Fault) { final = f })
 	if err := d.Run(context.Background()); err != nil {
 		t.Fatalf("Run: got %v; want an orderly end", err)
 	}
@@ -878,29 +706,29 @@ func TestFaultHandlers(t *testing.T) {
 		ssetest.Write(ssetest.Encode(ssetest.Event{ID: "1", Data: "a"}, ssetest.Event{ID: "2", Data: "boom"}, ssetest.Event{ID: "3", Data: "c"}))}}))
 	defer srv.Close()
 	logger, hook := logtest.NewNullLogger()
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)), sse.WithLogger(logger))
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l faultLog
-	d.OnStart(func(context.Context, sse.Start) { panic("start") })
-	d.OnEvent(func(_ context.Context, ev sse.Event) {
+	var l recorder
+	d.OnStart(func(context.Context, Start) { panic("start") })
+	d.OnEvent(func(_ context.Context, ev Event) {
 		l.add("first %s", ev.Data)
 		if ev.Data == "boom" {
 			panic(ev.Data)
 		}
 	})
-	d.OnFault(func(_ context.Context, f sse.Fault) {
-		l.add("%s", faultText(f))
+	d.OnFault(func(_ context.Context, f Fault) {
+		l.add("%s", describe(f))
 		if !f.Final {
 			panic("in OnFault")
 		}
 	})
-	d.OnEvent(func(_ context.Context, ev sse.Event) { l.add("second %s", ev.Data) })
+	d.OnEvent(func(_ context.Context, ev Event) { l.add("second %s", ev.Data) })
 	if err := d.Run(context.Background()); err != nil {
 		t.Fatalf("Run: got %v; want nil", err)
 	}
-	faultDiff(t, "handler calls", l.lines(), []string{
+	checkActions(t, "handler calls", l.get(), []string{
 		"fault panic start final=false delay=0s",
 		"first a", "second a",
 		"first boom", "fault panic boom final=false delay=0s", "second boom",
@@ -936,13 +764,13 @@ func TestFaultSlowHandler(t *testing.T) {
 	defer srv.Close()
 
 	t.Run("slow", func(t *testing.T) {
-		d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)))
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		release := make(chan struct{})
 		var got []string
-		d.OnEvent(func(_ context.Context, ev sse.Event) {
+		d.OnEvent(func(_ context.Context, ev Event) {
 			if ev.ID == "1" {
 				<-release
 			}
@@ -966,24 +794,24 @@ func TestFaultSlowHandler(t *testing.T) {
 	})
 
 	t.Run("blocked at Close", func(t *testing.T) {
-		d, err := sse.New(srv.URL+"/stall", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)))
+		d, err := New(srv.URL+"/stall", WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		entered := make(chan struct{})
 		var cause error
-		d.OnEvent(func(ctx context.Context, _ sse.Event) {
+		d.OnEvent(func(ctx context.Context, _ Event) {
 			close(entered)
 			<-ctx.Done()
 			cause = context.Cause(ctx)
 		})
-		d.OnFault(func(_ context.Context, f sse.Fault) { t.Errorf("got %s; want no Fault after Close", faultText(f)) })
+		d.OnFault(func(_ context.Context, f Fault) { t.Errorf("got %s; want no Fault after Close", describe(f)) })
 		if err := d.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		<-entered
 		d.Close() // returns once the handler has
-		if !errors.Is(cause, sse.ErrClosed) {
+		if !errors.Is(cause, ErrClosed) {
 			t.Errorf("handler's context ended with %v; want ErrClosed", cause)
 		}
 		if err := d.Wait(); err != nil {
@@ -999,12 +827,12 @@ func TestFaultCloseFromHandler(t *testing.T) {
 	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{
 		ssetest.Write(ssetest.Encode(ssetest.Event{ID: "1"}, ssetest.Event{ID: "2"}, ssetest.Event{ID: "3"})), ssetest.Stall()}}))
 	defer srv.Close()
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)))
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l faultLog
-	d.OnEvent(func(_ context.Context, ev sse.Event) {
+	var l recorder
+	d.OnEvent(func(_ context.Context, ev Event) {
 		l.add("first %s", ev.ID)
 		if ev.ID == "2" {
 			l.add("wait %v", d.Wait())
@@ -1012,8 +840,8 @@ func TestFaultCloseFromHandler(t *testing.T) {
 			l.add("close again %v", d.Close())
 		}
 	})
-	d.OnEvent(func(_ context.Context, ev sse.Event) { l.add("second %s", ev.ID) })
-	d.OnFault(func(_ context.Context, f sse.Fault) { l.add("%s", faultText(f)) })
+	d.OnEvent(func(_ context.Context, ev Event) { l.add("second %s", ev.ID) })
+	d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -1025,7 +853,7 @@ func TestFaultCloseFromHandler(t *testing.T) {
 	if err := d.Wait(); err != nil {
 		t.Errorf("Wait: got %v; want nil", err)
 	}
-	faultDiff(t, "handler calls", l.lines(), []string{
+	checkActions(t, "handler calls", l.get(), []string{
 		"first 1", "second 1", "first 2", "wait sse: already started", "close <nil>", "close again <nil>",
 	})
 }
@@ -1058,14 +886,14 @@ func TestFaultInterruptFromHandler(t *testing.T) {
 		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest...) + "data: tail\n\n")}}
 	}))
 	defer srv.Close()
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)), sse.WithErrorStrategy(sse.AlwaysContinue()),
-		sse.WithInitialDelay(time.Millisecond), sse.WithMinDelay(0), sse.WithJitter(0))
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithErrorStrategy(AlwaysContinue()),
+		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l faultLog
+	var l recorder
 	l.record(d)
-	d.OnEvent(func(_ context.Context, ev sse.Event) {
+	d.OnEvent(func(_ context.Context, ev Event) {
 		if ev.ID == "3" {
 			d.Interrupt()
 		}
@@ -1075,47 +903,16 @@ func TestFaultInterruptFromHandler(t *testing.T) {
 	}
 	want := []string{"start 1"}
 	for i := range 3 {
-		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d"`, i+1, i+1, i+1))
+		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d" has_id`, i+1, i+1, i+1))
 	}
 	want = append(want, "fault interrupted final=false delay=1ms", "start 2")
 	for i := 3; i < 10; i++ {
-		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d"`, i+1, i+1, i+1))
+		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d" has_id`, i+1, i+1, i+1))
 	}
 	// The Interrupt was the caller's, so it does not add to the backoff's growth.
 	want = append(want, `event message id="" last="10" "tail"`, "fault end final=false delay=1ms", "fault status 204 final=true delay=0s")
-	faultDiff(t, "actions", l.lines(), want)
-	faultDiff(t, "Last-Event-ID headers", headerValues(srv.Requests(), "Last-Event-ID"), []string{"", "3", "10"})
-}
-
-// faultWaitFor polls cond until it holds, for liveness only: it fails the
-// test after 10 seconds.
-func faultWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
-}
-
-// faultInPhase waits, for up to two seconds, until some goroutine runs one
-// of the functions named, to stop a dispatcher in the middle of what they
-// do. A refactoring may rename them: the test then goes on without
-// waiting, and checks liveness at whatever point the dispatcher is.
-func faultInPhase(t *testing.T, fns ...string) {
-	t.Helper()
-	buf := make([]byte, 1<<20)
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
-		stacks := buf[:runtime.Stack(buf, true)]
-		for _, fn := range fns {
-			if bytes.Contains(stacks, []byte(fn)) {
-				return
-			}
-		}
-	}
-	t.Logf("no goroutine runs any of %q; stopping the dispatcher anyway", fns)
+	checkActions(t, "actions", l.get(), want)
+	checkActions(t, "Last-Event-ID headers", headerValues(srv.Requests(), "Last-Event-ID"), []string{"", "3", "10"})
 }
 
 // TestFaultStop is scenario 9: Close, and cancelling the context, while
@@ -1132,14 +929,14 @@ func TestFaultStop(t *testing.T) {
 		faults  []string
 	}{
 		{"connect", []ssetest.Step{ssetest.Stall()}, func(t *testing.T, srv *ssetest.Server, _ func() int) {
-			faultWaitFor(t, "the request", func() bool { return len(srv.Requests()) == 1 })
+			waitFor(t, "the request", func() bool { return len(srv.Requests()) == 1 })
 		}, nil},
 		{"read", []ssetest.Step{ssetest.Write(": hi\n"), ssetest.Stall()}, func(t *testing.T, _ *ssetest.Server, _ func() int) {
-			faultInPhase(t, "parser.(*Parser).fill", "net/http.(*body).Read")
+			waitInPhase(t, "parser.(*Parser).fill", "net/http.(*body).Read")
 		}, nil},
 		{"backoff", nil, func(t *testing.T, _ *ssetest.Server, faults func() int) {
-			faultWaitFor(t, "the 503", func() bool { return faults() == 1 })
-			faultInPhase(t, "sse.(*Stream).sleep")
+			waitFor(t, "the 503", func() bool { return faults() == 1 })
+			waitInPhase(t, "sse.(*Stream).sleep")
 		}, []string{"fault status 503 final=false delay=1h0m0s"}},
 	}
 	for _, ph := range phases {
@@ -1152,20 +949,20 @@ func TestFaultStop(t *testing.T) {
 				}
 				srv := ssetest.NewServer(ssetest.Sequence(resp))
 				defer srv.Close()
-				client := faultClient(t)
+				client := testClient(t)
 				defer client.Transport.(*http.Transport).CloseIdleConnections()
-				d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(client), sse.WithErrorStrategy(sse.AlwaysContinue()),
-					sse.WithInitialDelay(time.Hour), sse.WithMaxDelay(time.Hour), sse.WithJitter(0))
+				d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithErrorStrategy(AlwaysContinue()),
+					WithInitialDelay(time.Hour), WithMaxDelay(time.Hour), WithJitter(0))
 				if err != nil {
 					t.Fatal(err)
 				}
-				var l faultLog
-				d.OnFault(func(_ context.Context, f sse.Fault) { l.add("%s", faultText(f)) })
+				var l recorder
+				d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				started := make(chan error, 1)
 				go func() { started <- d.Start(ctx) }()
-				ph.reached(t, srv, func() int { return len(l.lines()) })
+				ph.reached(t, srv, func() int { return len(l.get()) })
 
 				begin := time.Now()
 				if how == "Close" {
@@ -1191,10 +988,10 @@ func TestFaultStop(t *testing.T) {
 					if err != nil {
 						t.Errorf("Start: got %v; want nil, the connection succeeded", err)
 					}
-				} else if want := map[string]error{"Close": sse.ErrClosed, "cancel": context.Canceled}[how]; !errors.Is(err, want) {
+				} else if want := map[string]error{"Close": ErrClosed, "cancel": context.Canceled}[how]; !errors.Is(err, want) {
 					t.Errorf("Start: got %v; want %v", err, want)
 				}
-				faultDiff(t, "faults", l.lines(), ph.faults)
+				checkActions(t, "faults", l.get(), ph.faults)
 			})
 		}
 	}
@@ -1212,19 +1009,19 @@ func TestFaultManyDispatchers(t *testing.T) {
 		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(evs[:events/2]...)), ssetest.Write(ssetest.Encode(evs[events/2:]...))}}
 	}))
 	defer srv.Close()
-	client := faultClient(t)
+	client := testClient(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, streams)
 	for k := range streams {
 		wg.Go(func() {
 			path := "/s" + strconv.Itoa(k)
-			d, err := sse.New(srv.URL+path, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(client))
+			d, err := New(srv.URL+path, WithErrorStrategy(AlwaysFail()), WithHTTPClient(client))
 			if err != nil {
 				errs <- err
 				return
 			}
 			var got []string
-			d.OnEvent(func(_ context.Context, ev sse.Event) { got = append(got, ev.Data) })
+			d.OnEvent(func(_ context.Context, ev Event) { got = append(got, ev.Data) })
 			if err := d.Run(context.Background()); err != nil {
 				errs <- fmt.Errorf("%s: Run: %w", path, err)
 				return
@@ -1264,13 +1061,13 @@ func TestFaultLargeEvents(t *testing.T) {
 	}
 	wire := ssetest.Encode(events...)
 	for _, n := range []int{1, 7, 4096, len(wire)} {
-		s, err := sse.NewStream("", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
-			return io.NopCloser(&faultChunks{s: wire, n: n}), nil
+		s, err := NewStream("", WithErrorStrategy(AlwaysFail()), WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+			return io.NopCloser(readsEvery(wire, n)), nil
 		})))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []sse.Event
+		var got []Event
 		for ev, err := range s.Events(context.Background()) {
 			if err != nil {
 				t.Fatal(err)
@@ -1285,7 +1082,7 @@ func TestFaultLargeEvents(t *testing.T) {
 			if i >= len(events) {
 				t.Fatalf("reads of %d bytes: got more than the %d events sent", n, len(events))
 			}
-			want := sse.Event{Type: "message", Data: events[i].Data, ID: events[i].ID, HasID: events[i].ID != "", LastEventID: last}
+			want := Event{Type: "message", Data: events[i].Data, ID: events[i].ID, HasID: events[i].ID != "", LastEventID: last}
 			if ev != want {
 				t.Fatalf("reads of %d bytes, event %d: got type %q, %d bytes of data %.10q…, id %.20q, last %.20q; want %d bytes of %.10q…, id %q, last %.20q",
 					n, i, ev.Type, len(ev.Data), ev.Data, ev.ID, ev.LastEventID, len(want.Data), want.Data, want.ID, want.LastEventID)
@@ -1307,18 +1104,18 @@ func TestFaultSlowHandlerReadTimeout(t *testing.T) {
 			ssetest.Trickle(": ping\n: ping\n: ping\n", 7, time.Second),
 			ssetest.Write("id: 2\ndata: after\n\n"),
 		}})}}
-		d, err := sse.New("http://sse.test/", sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(client), sse.WithReadTimeout(5*time.Second))
+		d, err := New("http://test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithReadTimeout(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var l faultLog
+		var l recorder
 		l.record(d)
-		d.OnEvent(func(context.Context, sse.Event) { time.Sleep(time.Minute) }, "message")
+		d.OnEvent(func(context.Context, Event) { time.Sleep(time.Minute) }, "message")
 		if err := d.Run(context.Background()); err != nil {
 			t.Fatalf("Run: got %v; want nil", err)
 		}
-		faultDiff(t, "actions", l.lines(), []string{"start 1", `event message id="1" last="1" "slow"`,
-			`comment " ping"`, `comment " ping"`, `comment " ping"`, `event message id="2" last="2" "after"`,
+		checkActions(t, "actions", l.get(), []string{"start 1", `event message id="1" last="1" "slow" has_id`,
+			`comment " ping"`, `comment " ping"`, `comment " ping"`, `event message id="2" last="2" "after" has_id`,
 			"fault end final=true delay=0s"})
 	})
 }

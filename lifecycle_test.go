@@ -147,12 +147,12 @@ func TestDispatcherHandlerGoexit(t *testing.T) {
 				spans := tracetest.NewSpanRecorder()
 				d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()), WithLogger(logger),
 					WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))))
-				var l callLog
+				var l recorder
 				tt.register(d, func() {
 					l.add("exit")
 					runtime.Goexit()
 				})
-				logAll(d, &l)
+				l.record(d)
 				if err := d.Start(t.Context()); err != tt.startErr {
 					t.Fatalf("Start: got %v; want %v", err, tt.startErr)
 				}
@@ -322,7 +322,7 @@ func TestDispatcherWaitBeforeStart(t *testing.T) {
 // one is inside a handler at the time; then it goes on with its own stream.
 func TestDispatcherHandlerClosesAnother(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var l callLog
+		var l recorder
 		b := newScriptedDispatcher(t, script(scriptStep{body: "data: b\n\n", open: -1}))
 		inB := make(chan struct{})
 		b.OnEvent(func(ctx context.Context, _ Event) {

@@ -86,14 +86,6 @@ func faultDelays(t *testing.T, n int, opts ...Option) (delays, gaps []time.Durat
 	return delays, src.gaps()
 }
 
-func seconds(s ...float64) []time.Duration {
-	var d []time.Duration
-	for _, v := range s {
-		d = append(d, time.Duration(v*float64(time.Second)))
-	}
-	return d
-}
-
 // Without jitter the default backoff doubles from the base delay and stops
 // growing at the maximum, 30s unless set.
 func TestDefaultBackoffExact(t *testing.T) {

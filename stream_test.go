@@ -17,197 +17,6 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 )
 
-// scriptStep is what one connection attempt of a scriptedSource does.
-type scriptStep struct {
-	err  error         // Open fails with err; otherwise
-	body string        // the body sends these bytes at once,
-	open time.Duration // then stays open this long (-1: until the stream drops it) and ends with io.EOF
-	// dribble, when set, is sent after body every dribbleEvery, before open counts.
-	dribble      []string
-	dribbleEvery time.Duration
-	// feed, when set, is read after the dribble until it is closed; each
-	// string received is sent as one read.
-	feed <-chan string
-}
-
-// scriptOpen records one call of Open.
-type scriptOpen struct {
-	at     time.Time
-	lastID string
-}
-
-// scriptedSource is an in-memory Source: attempt i follows steps[i], and the
-// last step repeats. It works inside a synctest bubble, where its waits
-// use fake time.
-type scriptedSource struct {
-	mu    sync.Mutex
-	steps []scriptStep
-	opens []scriptOpen
-}
-
-func script(steps ...scriptStep) *scriptedSource { return &scriptedSource{steps: steps} }
-
-func (s *scriptedSource) Open(ctx context.Context, lastID string) (io.ReadCloser, error) {
-	s.mu.Lock()
-	i := len(s.opens)
-	s.opens = append(s.opens, scriptOpen{time.Now(), lastID})
-	st := s.steps[min(i, len(s.steps)-1)]
-	s.mu.Unlock()
-	if st.err != nil {
-		return nil, st.err
-	}
-	b := &scriptedBody{ctx: ctx, step: st, closed: make(chan struct{})}
-	if st.body != "" {
-		b.pending = append(b.pending, st.body)
-	}
-	return b, nil
-}
-
-// lastIDs returns the last event ID each attempt was opened with.
-func (s *scriptedSource) lastIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for _, o := range s.opens {
-		ids = append(ids, o.lastID)
-	}
-	return ids
-}
-
-// gaps returns the time between consecutive calls of Open.
-func (s *scriptedSource) gaps() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var d []time.Duration
-	for i := 1; i < len(s.opens); i++ {
-		d = append(d, s.opens[i].at.Sub(s.opens[i-1].at))
-	}
-	return d
-}
-
-func (s *scriptedSource) attempts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.opens)
-}
-
-var errBodyClosed = errors.New("test body closed")
-
-type scriptedBody struct {
-	ctx       context.Context
-	step      scriptStep
-	pending   []string
-	dribbled  int
-	waited    bool
-	closeOnce sync.Once
-	closed    chan struct{}
-}
-
-func (b *scriptedBody) Read(p []byte) (int, error) {
-	if len(b.pending) > 0 {
-		n := copy(p, b.pending[0])
-		if b.pending[0] = b.pending[0][n:]; b.pending[0] == "" {
-			b.pending = b.pending[1:]
-		}
-		return n, nil
-	}
-	if b.dribbled < len(b.step.dribble) {
-		if err := b.wait(b.step.dribbleEvery); err != nil {
-			return 0, err
-		}
-		b.pending = append(b.pending, b.step.dribble[b.dribbled])
-		b.dribbled++
-		return b.Read(p)
-	}
-	if b.step.feed != nil {
-		select {
-		case chunk, ok := <-b.step.feed:
-			if ok {
-				b.pending = append(b.pending, chunk)
-				return b.Read(p)
-			}
-			b.step.feed = nil
-		case <-b.closed:
-			return 0, errBodyClosed
-		case <-b.ctx.Done():
-			return 0, context.Cause(b.ctx)
-		}
-	}
-	if !b.waited && b.step.open != 0 {
-		b.waited = true
-		d := b.step.open
-		if d < 0 {
-			d = time.Duration(1<<63 - 1)
-		}
-		if err := b.wait(d); err != nil {
-			return 0, err
-		}
-	}
-	return 0, io.EOF
-}
-
-func (b *scriptedBody) wait(d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-b.closed:
-		return errBodyClosed
-	case <-b.ctx.Done():
-		return context.Cause(b.ctx)
-	}
-}
-
-func (b *scriptedBody) Close() error {
-	b.closeOnce.Do(func() { close(b.closed) })
-	return nil
-}
-
-// describe writes an action as a string for comparisons.
-func describe(a Action) string {
-	switch a := a.(type) {
-	case Event:
-		return fmt.Sprintf("event type=%q data=%q id=%q last=%q", a.Type, a.Data, a.ID, a.LastEventID)
-	case Comment:
-		return fmt.Sprintf("comment %q", a.Text)
-	case Start:
-		return fmt.Sprintf("start %d", a.Attempt)
-	case Fault:
-		return fmt.Sprintf("fault err=%v final=%v delay=%v", a.Err, a.Final, a.RetryDelay)
-	}
-	return fmt.Sprintf("unknown action %T", a)
-}
-
-// pull ranges over s.All until it ends or n actions have arrived.
-func pull(ctx context.Context, s *Stream, n int) []string {
-	var got []string
-	for a := range s.All(ctx) {
-		got = append(got, describe(a))
-		if len(got) == n {
-			break
-		}
-	}
-	return got
-}
-
-// newScripted returns a Stream over src with jitter off, so delays are exact.
-func newScripted(t *testing.T, src Source, opts ...Option) *Stream {
-	t.Helper()
-	s, err := NewStream("mem://test", append([]Option{WithSource(src), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
-	if err != nil {
-		t.Fatalf("NewStream: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func faultOf(err error, final bool, delay time.Duration) string {
-	return describe(Fault{Err: err, Final: final, RetryDelay: delay})
-}
-
-var errRefused = errors.New("connection refused")
-
 func TestStreamAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := script(scriptStep{body: "event: add\nid: 7\ndata: a\n\n: ping\n\ndata: b\n\n"})
@@ -215,7 +24,7 @@ func TestStreamAll(t *testing.T) {
 		got := pull(t.Context(), s, 100)
 		want := []string{
 			"start 1",
-			describe(Event{Type: "add", Data: "a", ID: "7", LastEventID: "7"}),
+			describe(Event{Type: "add", Data: "a", ID: "7", HasID: true, LastEventID: "7"}),
 			`comment " ping"`,
 			describe(Event{Type: "message", Data: "b", LastEventID: "7"}),
 			faultOf(nil, true, 0),
@@ -595,7 +404,7 @@ func TestStreamInterruptOpenConnection(t *testing.T) {
 		}
 		want := []string{
 			"start 1",
-			describe(Event{Type: "message", Data: "a", ID: "1", LastEventID: "1"}),
+			describe(Event{Type: "message", Data: "a", ID: "1", HasID: true, LastEventID: "1"}),
 			faultOf(ErrInterrupted, false, time.Second),
 			"start 2",
 			describe(Event{Type: "message", Data: "b", LastEventID: "1"}),
