@@ -100,7 +100,7 @@ func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 		})),
 		sse.WithErrorStrategy(sse.AlwaysContinue()),
 		sse.WithJitter(0),
-		sse.WithMaxDelay(math.MaxInt64), // the Fault's delay is then the retry field's value
+		sse.WithMinDelay(0), sse.WithMaxDelay(math.MaxInt64), // the Fault's delay is then the retry field's value
 	}
 	if limit > 0 {
 		opts = append(opts, sse.WithMaxEventSize(limit))
