@@ -1,5 +1,10 @@
 package sse
 
+// Tests of one HTTP attempt (connect.go): the request, status and content
+// type checks, redirects and the credentials they carry, compression, error
+// responses and Retry-After, each over HTTP/1.1 and HTTP/2 where the
+// transport matters.
+
 import (
 	"compress/gzip"
 	"context"

@@ -1,5 +1,9 @@
 package sse
 
+// Tests of the Dispatcher (dispatcher.go): Start, Run, Wait, Close and
+// Interrupt from outside and from handlers, handler order and context,
+// panics and runtime.Goexit, and stopping in every phase.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,7 @@
 package sse
 
+// Tests of the error values (errors.go).
+
 import (
 	"errors"
 	"strings"

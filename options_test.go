@@ -1,5 +1,8 @@
 package sse
 
+// Tests of the configuration (options.go): defaults, and the options and
+// URLs that New and NewStream refuse.
+
 import (
 	"errors"
 	"io"
@@ -43,6 +46,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// Options out of their range are refused when the Dispatcher or Stream is
+// built, with a Source as without one.
 func TestOptionsRejected(t *testing.T) {
 	tests := []struct {
 		name string
@@ -55,23 +60,18 @@ func TestOptionsRejected(t *testing.T) {
 		{"negative read timeout", WithReadTimeout(-time.Second)},
 		{"negative reset threshold", WithResetAfter(-time.Second)},
 		{"zero max event size", WithMaxEventSize(0)},
+		{"multiplier below 1", WithMultiplier(0.5)},
+		{"multiplier NaN", WithMultiplier(nan())},
+		{"negative floor", WithMinDelay(-time.Second)},
 	}
 	for _, tt := range tests {
 		if d, err := New("http://127.0.0.1/", tt.opt); err == nil {
 			d.Close()
 			t.Errorf("New with %s: got no error; want one", tt.name)
 		}
-	}
-}
-
-func TestOptionsRejectedBounds(t *testing.T) {
-	for name, opt := range map[string]Option{
-		"multiplier below 1": WithMultiplier(0.5),
-		"multiplier NaN":     WithMultiplier(nan()),
-		"negative floor":     WithMinDelay(-time.Second),
-	} {
-		if _, err := NewStream("mem://x", WithSource(script(scriptStep{})), opt); err == nil {
-			t.Errorf("NewStream with %s: got no error; want one", name)
+		if s, err := NewStream("mem://x", WithSource(script(scriptStep{})), tt.opt); err == nil {
+			s.Close()
+			t.Errorf("NewStream with a Source and %s: got no error; want one", tt.name)
 		}
 	}
 }

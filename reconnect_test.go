@@ -1,5 +1,9 @@
 package sse
 
+// Tests of the reconnection policy (reconnect.go): error strategies, the
+// default backoff and a user's BackOff, the floor, the retry field,
+// Retry-After and the 204 stop.
+
 import (
 	"context"
 	"errors"
@@ -83,14 +87,7 @@ func failingDelays(t *testing.T, n int, opts ...Option) (delays, gaps []time.Dur
 		t.Fatalf("NewStream: %v", err)
 	}
 	defer s.Close()
-	for a := range s.All(t.Context()) {
-		f := a.(Fault)
-		delays = append(delays, f.RetryDelay)
-		if len(delays) == n || f.Final {
-			break
-		}
-	}
-	return delays, src.gaps()
+	return delaysOf(t, s, n), src.gaps()
 }
 
 // Without jitter the default backoff doubles from the base delay and stops

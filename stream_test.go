@@ -1,5 +1,8 @@
 package sse
 
+// Tests of the Stream (stream.go): its iterators, the last event ID,
+// Interrupt and Close, the read timeout, logging, and what a stream costs.
+
 import (
 	"context"
 	"errors"
