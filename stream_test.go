@@ -885,6 +885,7 @@ func TestReadTimeout(t *testing.T) {
 		responses []ssetest.Response
 		steps     []scriptStep
 		slow      time.Duration // what the consumer or handler spends on each event
+		slowStart time.Duration // and on each Start
 		want      []string      // the actions, each after the time it came at (in memory)
 		requests  []time.Duration
 		lastIDs   []string // the Last-Event-ID of each attempt
@@ -953,6 +954,12 @@ func TestReadTimeout(t *testing.T) {
 			requests: seconds(0), lastIDs: []string{""},
 		},
 		{
+			name: "a slow start handler does not count", handler: true, timeout: 5 * time.Second, slowStart: time.Minute,
+			responses: []ssetest.Response{{Steps: write("id: 1\ndata: a\n\n")}},
+			want:      []string{"0s start 1", `1m0s event message id="1" last="1" "a" has_id`, "1m0s fault end final=true delay=0s"},
+			requests:  seconds(0), lastIDs: []string{""},
+		},
+		{
 			name: "silence after an event", socket: true, handler: true, timeout: 50 * time.Millisecond,
 			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\n"), ssetest.Stall()}}, endB},
 			want: []string{"start 1", `event message id="1" last="1" "a" has_id`, "fault timeout 50ms final=false delay=1ms",
@@ -974,7 +981,7 @@ func TestReadTimeout(t *testing.T) {
 			l.add("%v %s", time.Since(begin), describe(a))
 		}
 		opts = append(opts, WithReadTimeout(tt.timeout), WithJitter(0),
-			WithErrorStrategy(func(err error, _ int, _ time.Duration) bool { return err != nil }))
+			WithErrorStrategy(func(err error, failures int, _ time.Duration) bool { return err != nil && failures < 3 }))
 		if tt.socket {
 			opts = append(opts, WithInitialDelay(time.Millisecond), WithMinDelay(0))
 		}
@@ -983,7 +990,7 @@ func TestReadTimeout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.OnStart(func(_ context.Context, s Start) { add(s) })
+			d.OnStart(func(_ context.Context, s Start) { add(s); time.Sleep(tt.slowStart) })
 			d.OnEvent(func(_ context.Context, ev Event) { add(ev); time.Sleep(tt.slow) })
 			d.OnComment(func(_ context.Context, c Comment) { add(c) })
 			d.OnFault(func(_ context.Context, f Fault) { add(f) })
@@ -998,8 +1005,11 @@ func TestReadTimeout(t *testing.T) {
 			defer s.Close()
 			for a := range s.All(t.Context()) {
 				add(a)
-				if _, ok := a.(Event); ok {
+				switch a.(type) {
+				case Event:
 					time.Sleep(tt.slow)
+				case Start:
+					time.Sleep(tt.slowStart)
 				}
 			}
 		}
