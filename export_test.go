@@ -10,8 +10,8 @@ var Describe = describe
 // DiffActions is diffActions, for the external tests.
 var DiffActions = diffActions
 
-// TestClient is testClient, for the external tests.
-var TestClient = testClient
+// NewTestClient is testClient, for the external tests.
+var NewTestClient = testClient
 
 // HeaderValues is headerValues, for the external tests.
 var HeaderValues = headerValues

@@ -247,7 +247,7 @@ func TestTelemetryCleanStream(t *testing.T) {
 	url := "http://user:secret@" + host + ":" + port + "/events?token=abc&sig=xyz&page=2"
 
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(url, append(rig.opts, sse.WithHTTPClient(sse.TestClient(t)),
+	d, err := sse.New(url, append(rig.opts, sse.WithHTTPClient(sse.NewTestClient(t)),
 		sse.WithLastEventID("6"), sse.WithRedactedQuery("token"))...)
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +429,7 @@ func TestTelemetryFailedResponse(t *testing.T) {
 			srv := ssetest.NewServer(ssetest.Sequence(tt.resp))
 			defer srv.Close()
 			ctx, parent := rig.parent(context.Background())
-			d, err := sse.New(srv.URL, append(rig.opts, sse.WithHTTPClient(sse.TestClient(t)))...)
+			d, err := sse.New(srv.URL, append(rig.opts, sse.WithHTTPClient(sse.NewTestClient(t)))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -718,7 +718,7 @@ func TestTelemetryDefaultsToGlobals(t *testing.T) {
 	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n")}}))
 	defer srv.Close()
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(sse.TestClient(t)))
+	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(sse.NewTestClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
