@@ -1,5 +1,10 @@
 package sse
 
+// Tests of one HTTP attempt (connect.go): the request, status and content
+// type checks, redirects and the credentials they carry, compression, error
+// responses and Retry-After, each over HTTP/1.1 and HTTP/2 where the
+// transport matters.
+
 import (
 	"compress/gzip"
 	"context"
@@ -14,90 +19,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ssekit/sse/ssetest"
 )
-
-// onHTTPServers runs fn against an HTTP/1.1 server and an HTTP/2 (TLS)
-// server, both on loopback, with h as their handler.
-func onHTTPServers(t *testing.T, h http.Handler, fn func(t *testing.T, srv *httptest.Server)) {
-	t.Run("HTTP/1.1", func(t *testing.T) {
-		srv := httptest.NewServer(h)
-		defer srv.Close()
-		fn(t, srv)
-	})
-	t.Run("HTTP/2", func(t *testing.T) {
-		srv := httptest.NewUnstartedServer(h)
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-		defer srv.Close()
-		fn(t, srv)
-	})
-}
-
-// requestLog records what the server received.
-type requestLog struct {
-	mu   sync.Mutex
-	reqs []recordedRequest
-}
-
-type recordedRequest struct {
-	proto  int
-	method string
-	path   string
-	header http.Header
-	body   string
-}
-
-func (l *requestLog) record(r *http.Request) int {
-	body, _ := io.ReadAll(r.Body)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.reqs = append(l.reqs, recordedRequest{r.ProtoMajor, r.Method, r.URL.Path, r.Header.Clone(), string(body)})
-	return len(l.reqs)
-}
-
-func (l *requestLog) get() []recordedRequest {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.reqs)
-}
-
-// eventStream writes the head of a successful event stream response.
-func eventStream(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.WriteHeader(http.StatusOK)
-}
-
-// pullHTTP ranges over a Stream for srv's URL (plus path) with srv's client,
-// and returns its actions.
-func pullHTTP(t *testing.T, srv *httptest.Server, path string, n int, opts ...Option) ([]Action, *Stream) {
-	t.Helper()
-	s, err := NewStream(srv.URL+path, append([]Option{WithHTTPClient(srv.Client()), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
-	if err != nil {
-		t.Fatalf("NewStream: %v", err)
-	}
-	defer s.Close()
-	var got []Action
-	for a := range s.All(t.Context()) {
-		got = append(got, a)
-		if len(got) == n {
-			break
-		}
-	}
-	return got, s
-}
-
-func lastFault(actions []Action) (Fault, bool) {
-	for i := len(actions) - 1; i >= 0; i-- {
-		if f, ok := actions[i].(Fault); ok {
-			return f, true
-		}
-	}
-	return Fault{}, false
-}
 
 func TestHTTPRequest(t *testing.T) {
 	var log requestLog
@@ -106,7 +34,7 @@ func TestHTTPRequest(t *testing.T) {
 		eventStream(w)
 		fmt.Fprintf(w, "id: %d\ndata: x\n\n", n)
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
 		got, _ := pullHTTP(t, srv, "/stream", 100,
 			WithMethod(http.MethodPost),
@@ -126,7 +54,7 @@ func TestHTTPRequest(t *testing.T) {
 			t.Fatalf("requests: got %d; want 3 (actions %v)", len(reqs), got)
 		}
 		wantProto := 1
-		if strings.HasPrefix(t.Name(), "TestHTTPRequest/HTTP/2") {
+		if srv.EnableHTTP2 {
 			wantProto = 2
 		}
 		for i, r := range reqs {
@@ -158,12 +86,6 @@ func TestHTTPRequest(t *testing.T) {
 			}
 		}
 	})
-}
-
-func (l *requestLog) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.reqs)
 }
 
 // User headers may replace the defaults, and WithLastEventID presets the
@@ -270,7 +192,7 @@ func TestHTTPStatusAndContentType(t *testing.T) {
 			}
 		})
 		t.Run(tt.name, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				got, _ := pullHTTP(t, srv, "", 100)
 				if tt.wantStart {
 					if len(got) < 2 || got[1] != (Event{Type: "message", Data: "x"}) {
@@ -295,39 +217,6 @@ func TestHTTPStatusAndContentType(t *testing.T) {
 					}
 				}
 			})
-		})
-	}
-}
-
-// A 204 stops the stream even when the error strategy would continue; other
-// bad statuses are retried.
-func TestHTTP204StopsAlways(t *testing.T) {
-	for _, code := range []int{204, 503} {
-		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			var log requestLog
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				log.record(r)
-				w.WriteHeader(code)
-			}))
-			defer srv.Close()
-			strategyCalls := 0
-			got, _ := pullHTTP(t, srv, "", 3, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(func(error, int, time.Duration) bool {
-				strategyCalls++
-				return true
-			}))
-			f := got[len(got)-1].(Fault)
-			var se *StatusError
-			if !errors.As(f.Err, &se) || se.Code != code {
-				t.Fatalf("error: got %v; want a *StatusError %d", f.Err, code)
-			}
-			if code == 204 {
-				if len(got) != 1 || !f.Final || log.count() != 1 || strategyCalls != 0 {
-					t.Errorf("204: got actions %v, %d requests, %d strategy calls; want one final Fault, 1 request, 0 calls",
-						got, log.count(), strategyCalls)
-				}
-			} else if len(got) != 3 || f.Final || log.count() != 3 {
-				t.Errorf("%d: got actions %v, %d requests; want 3 retried Faults", code, got, log.count())
-			}
 		})
 	}
 }
@@ -363,7 +252,7 @@ func TestHTTPRedirects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				log = requestLog{}
 				opts := append([]Option{WithMethod("POST"), WithBody([]byte("b")), WithLastEventID("7")}, tt.opts...)
 				got, _ := pullHTTP(t, srv, fmt.Sprintf("/r/%d", tt.hops), 100, opts...)
@@ -428,182 +317,6 @@ func TestHTTPClientCheckRedirectKept(t *testing.T) {
 	}
 }
 
-func TestNewRejects(t *testing.T) {
-	tests := []struct {
-		name string
-		url  string
-		opts []Option
-	}{
-		{"client with Timeout", "http://127.0.0.1/", []Option{WithHTTPClient(&http.Client{Timeout: time.Second})}},
-		{"ftp URL", "ftp://127.0.0.1/", nil},
-		{"no scheme", "127.0.0.1/stream", nil},
-		{"bad URL", "http://[::1", nil},
-	}
-	for _, tt := range tests {
-		if d, err := New(tt.url, tt.opts...); err == nil {
-			d.Close()
-			t.Errorf("New(%q) with %s: got no error; want one", tt.url, tt.name)
-		} else if !strings.HasPrefix(err.Error(), "sse: ") {
-			t.Errorf("New(%q) with %s: error %q does not start with \"sse: \"", tt.url, tt.name, err)
-		}
-	}
-	if d, err := New("", WithErrorStrategy(AlwaysFail()), WithSource(script(scriptStep{}))); err != nil {
-		t.Errorf("New with a Source and no URL: %v", err)
-	} else {
-		d.Close()
-	}
-}
-
-// What net/http would refuse on every attempt is refused by New, with a
-// *ConfigError whose text shows no credential and no header value.
-func TestNewRejectsUnsendable(t *testing.T) {
-	tests := []struct {
-		name    string
-		url     string
-		opts    []Option
-		setting string
-	}{
-		{"no host", "http:///stream", nil, "URL"},
-		{"no host, opaque", "http:stream", nil, "URL"},
-		{"only a port", "http://:8080/", nil, "URL"},
-		{"no host, with user info", "https://s3cret@/", nil, "URL"},
-		{"bad URL with user info", "http://u:s3cret@[::1", nil, "URL"},
-		{"ftp with user info", "ftp://u:s3cret@h/", nil, "URL"},
-		{"method with a space", "http://h/", []Option{WithMethod("GET /")}, "WithMethod"},
-		{"method with a newline", "http://h/", []Option{WithMethod("G\nET")}, "WithMethod"},
-		{"empty header name", "http://h/", []Option{WithHeader("", "s3cret")}, "WithHeader"},
-		{"header line as a name", "http://h/", []Option{WithHeader("Authorization: Bearer s3cret", "")}, "WithHeader"},
-		{"header name with a colon", "http://h/", []Option{WithHeader("X:Y", "s3cret")}, "WithHeader"},
-		{"header value with CR LF", "http://h/", []Option{WithHeader("X-Token", "s3cret\r\nX-Injected: 1")}, "WithHeader"},
-		{"header value with 0x01", "http://h/", []Option{WithHeader("Authorization", "Bearer s3cret\x01")}, "WithHeader"},
-		{"header value with DEL", "http://h/", []Option{WithHeader("X-Token", "s3cret\x7f")}, "WithHeader"},
-		{"header value with NUL", "http://h/", []Option{WithHeader("X-Token", "s3cret\x00")}, "WithHeader"},
-		{"last event ID with 0x01", "http://h/", []Option{WithLastEventID("s3cret\x01")}, "WithLastEventID"},
-		{"last event ID with ESC", "http://h/", []Option{WithLastEventID("\x1bs3cret")}, "WithLastEventID"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, newFunc := range []func() (io.Closer, error){
-				func() (io.Closer, error) { return New(tt.url, tt.opts...) },
-				func() (io.Closer, error) { return NewStream(tt.url, tt.opts...) },
-			} {
-				c, err := newFunc()
-				var ce *ConfigError
-				switch {
-				case err == nil:
-					c.Close()
-					t.Fatal("got no error; want a *ConfigError")
-				case !errors.As(err, &ce) || ce.Setting != tt.setting:
-					t.Errorf("got %v; want a *ConfigError for %s", err, tt.setting)
-				case strings.Contains(err.Error(), "s3cret"):
-					t.Errorf("error %q shows a secret", err)
-				case !strings.HasPrefix(err.Error(), "sse: "+tt.setting+": "):
-					t.Errorf("error %q; want it to start with \"sse: %s: \"", err, tt.setting)
-				}
-			}
-		})
-	}
-	accepted := [][]Option{
-		{WithHeader("X-Tab", "a\tb"), WithHeader("X-Text", "caf\u00e9 \xff"), WithMethod("REPORT")},
-		{WithLastEventID("caf\u00e9\t7")},
-		{WithSource(script(scriptStep{})), WithLastEventID("a\x01b")}, // not sent over HTTP: its Source's business
-	}
-	for _, opts := range accepted {
-		if d, err := New("http://h/", opts...); err != nil {
-			t.Errorf("New: %v; want no error", err)
-		} else {
-			d.Close()
-		}
-	}
-}
-
-// roundTripFunc is an in-memory http.RoundTripper, usable in a synctest
-// bubble where fake time does not reach real sockets.
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// memResponse returns an event stream response whose body is fed from the
-// returned writer; the body fails once the request's context ends.
-func memResponse(r *http.Request) (*http.Response, *io.PipeWriter) {
-	pr, pw := io.Pipe()
-	context.AfterFunc(r.Context(), func() { pw.CloseWithError(context.Cause(r.Context())) })
-	return &http.Response{
-		StatusCode: 200,
-		Header:     http.Header{"Content-Type": {"text/event-stream"}},
-		Body:       pr,
-		Request:    r,
-	}, pw
-}
-
-// A connection that receives no bytes for the read timeout fails with a
-// *TimeoutError, whether it waits for the response head or for body bytes,
-// and the stream reconnects; every byte restarts the clock.
-func TestHTTPReadTimeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		var reqAt []time.Duration
-		start := time.Now()
-		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			mu.Lock()
-			n := len(reqAt)
-			reqAt = append(reqAt, time.Since(start))
-			mu.Unlock()
-			switch n {
-			case 0: // the head never comes
-				<-r.Context().Done()
-				return nil, context.Cause(r.Context())
-			case 1: // a comment every 4s, then silence
-				resp, w := memResponse(r)
-				go func() {
-					for range 3 {
-						time.Sleep(4 * time.Second)
-						if _, err := io.WriteString(w, ":\n"); err != nil {
-							return
-						}
-					}
-				}()
-				return resp, nil
-			default:
-				resp, w := memResponse(r)
-				go func() {
-					io.WriteString(w, "data: done\n\n")
-					w.Close()
-				}()
-				return resp, nil
-			}
-		})
-		s, err := NewStream("http://stream.test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(&http.Client{Transport: rt}), WithReadTimeout(5*time.Second),
-			WithJitter(0), WithErrorStrategy(ContinueWithMaxAttempts(2)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		var timeouts []time.Duration
-		var got []string
-		for a := range s.All(t.Context()) {
-			got = append(got, describe(a))
-			var te *TimeoutError
-			if f, ok := a.(Fault); ok && errors.As(f.Err, &te) {
-				timeouts = append(timeouts, time.Since(start))
-				if te.After != 5*time.Second {
-					t.Errorf("TimeoutError.After: got %v; want 5s", te.After)
-				}
-			}
-			if e, ok := a.(Event); ok && e.Data == "done" {
-				break
-			}
-		}
-		// Head timeout at 5s; retry at 6s; comments at 10, 14, 18s; timeout at 23s; retry at 25s.
-		if want := []time.Duration{5 * time.Second, 23 * time.Second}; !slices.Equal(timeouts, want) {
-			t.Errorf("timeouts: got at %v; want at %v (actions %q)", timeouts, want, got)
-		}
-		if want := []time.Duration{0, 6 * time.Second, 25 * time.Second}; !slices.Equal(reqAt, want) {
-			t.Errorf("requests: got at %v; want at %v", reqAt, want)
-		}
-	})
-}
-
 // The dispatcher over HTTP, end to end: Start returns once connected, and a
 // server that ends the stream gets a reconnect that resumes.
 func TestHTTPDispatcherResume(t *testing.T) {
@@ -617,7 +330,7 @@ func TestHTTPDispatcherResume(t *testing.T) {
 			<-r.Context().Done() // hold the third connection open
 		}
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
 		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		if err != nil {
@@ -667,7 +380,7 @@ func TestHTTPInterrupt(t *testing.T) {
 		reqs <- req{r.Header.Get("Last-Event-ID"), r.Context().Done()}
 		<-r.Context().Done()
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0))
 		if err != nil {
 			t.Fatal(err)
@@ -700,37 +413,6 @@ func TestHTTPInterrupt(t *testing.T) {
 			t.Errorf("Fault: got %v (final %v); want a non-final ErrInterrupted", f.Err, f.Final)
 		}
 	})
-}
-
-// Error text is for people but is API too: it starts with "sse: ", is lower
-// case without a final period, and names the data the error carries.
-func TestErrorText(t *testing.T) {
-	tests := []struct {
-		err      error
-		contains string
-	}{
-		{&StatusError{Code: 503}, "503"},
-		{&ContentTypeError{ContentType: "text/html"}, `"text/html"`},
-		{&ContentTypeError{}, "no content type"},
-		{&TooLargeError{Limit: 4096}, "4096"},
-		{&TimeoutError{After: 5 * time.Second}, "5s"},
-		{&RedirectError{Limit: 3, URL: "http://x.test/a"}, "http://x.test/a"},
-		{&PanicError{Value: "boom"}, "boom"},
-		{&DecodeError{Event: Event{Type: "price"}, Err: errRefused}, "price"},
-		{ErrClosed, "closed"},
-		{ErrInterrupted, "interrupted"},
-		{ErrStarted, "started"},
-	}
-	for _, tt := range tests {
-		msg := tt.err.Error()
-		if !strings.HasPrefix(msg, "sse: ") || strings.HasSuffix(msg, ".") || !strings.Contains(msg, tt.contains) {
-			t.Errorf("%T: got %q; want \"sse: \" text with %q and no final period", tt.err, msg, tt.contains)
-		}
-	}
-	var timeout interface{ Timeout() bool }
-	if !errors.As(error(&TimeoutError{}), &timeout) || !timeout.Timeout() {
-		t.Error("*TimeoutError does not report Timeout() == true")
-	}
 }
 
 // originServer is an event stream server that records its requests and
@@ -941,13 +623,13 @@ func TestHTTPUnsendableLastEventID(t *testing.T) {
 			io.WriteString(w, "data: four\n\n")
 		}
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
 		got, s := pullHTTP(t, srv, "", 9, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		want := []string{
-			describe(Start{Attempt: 1}), describe(Event{Type: "message", Data: "one", ID: "a\x01b", LastEventID: "a\x01b"}), describe(Fault{}),
+			describe(Start{Attempt: 1}), describe(Event{Type: "message", Data: "one", ID: "a\x01b", HasID: true, LastEventID: "a\x01b"}), describe(Fault{}),
 			describe(Start{Attempt: 2}), describe(Event{Type: "message", Data: "two", LastEventID: "a\x01b"}),
-			describe(Event{Type: "message", Data: "three", ID: "5", LastEventID: "5"}), describe(Fault{}),
+			describe(Event{Type: "message", Data: "three", ID: "5", HasID: true, LastEventID: "5"}), describe(Fault{}),
 			describe(Start{Attempt: 3}), describe(Event{Type: "message", Data: "four", LastEventID: "5"}),
 		}
 		var gotText []string
@@ -982,7 +664,7 @@ func TestHTTPStartResponse(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, "data: x\n\n")
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		got, _ := pullHTTP(t, srv, "", 1)
 		st, ok := got[0].(Start)
 		if !ok || st.Attempt != 1 || st.Status != http.StatusCreated || st.Header.Get("X-Stream") != "v1" {
@@ -1034,7 +716,7 @@ func TestHTTPErrorResponse(t *testing.T) {
 			io.WriteString(w, tt.body)
 		})
 		t.Run(tt.name, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				got, _ := pullHTTP(t, srv, "", 100)
 				f, _ := lastFault(got)
 				var se *StatusError
@@ -1211,7 +893,7 @@ func TestHTTPCompression(t *testing.T) {
 		}
 		gzipStream(w, r, "id: 1\ndata: one\n\n", ": keep-alive\n", "data: two\n\n")
 	})
-	onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		for _, tt := range []struct {
 			name string
 			opts []Option
@@ -1293,7 +975,7 @@ func TestHTTPContentEncoding(t *testing.T) {
 			io.WriteString(w, body)
 		})
 		t.Run(tt.encoding, func(t *testing.T) {
-			onHTTPServers(t, h, func(t *testing.T, srv *httptest.Server) {
+			run(t, h, func(t *testing.T, srv *httptest.Server) {
 				got, _ := pullHTTP(t, srv, "", 100, WithHeader("Accept-Encoding", "br, gzip"))
 				f, _ := lastFault(got)
 				var ee *ContentEncodingError
@@ -1310,6 +992,122 @@ func TestHTTPContentEncoding(t *testing.T) {
 					t.Errorf("error.type: got %q; want content_encoding", et)
 				}
 			})
+		})
+	}
+}
+
+// TestHTTPRefusedConnection dials a real closed port: each refusal is a
+// Fault named for it, retried after the backoff until the strategy gives up,
+// and Start and Wait report the refusal.
+func TestHTTPRefusedConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	ln.Close()
+	d, err := New(url, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithErrorStrategy(ContinueWithMaxAttempts(2)),
+		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faults []string
+	d.OnFault(func(_ context.Context, f Fault) { faults = append(faults, describe(f)) })
+	if err := d.Start(context.Background()); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Start: got %v; want ECONNREFUSED", err)
+	}
+	if err := d.Wait(); !errors.Is(err, syscall.ECONNREFUSED) { // Start may return before OnFault runs
+		t.Errorf("Wait: got %v; want ECONNREFUSED", err)
+	}
+	checkActions(t, "faults", faults, []string{"fault refused final=false delay=1ms", "fault refused final=false delay=2ms", "fault refused final=true delay=0s"})
+}
+
+// TestHTTPRedirectLoop checks that a redirect loop fails
+// with a *RedirectError once the bound is passed, after exactly bound+1
+// requests.
+func TestHTTPRedirectLoop(t *testing.T) {
+	for _, bound := range []int{0, 3, 10} {
+		t.Run(strconv.Itoa(bound), func(t *testing.T) {
+			srv := ssetest.NewServer(ssetest.Sequence(ssetest.Redirect(http.StatusFound, "/loop")))
+			defer srv.Close()
+			opts := []Option{WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t))}
+			if bound != 10 {
+				opts = append(opts, WithMaxRedirects(bound)) // 10 is the default
+			}
+			d, err := New(srv.URL+"/start", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var re *RedirectError
+			if err := d.Start(context.Background()); !errors.As(err, &re) {
+				t.Fatalf("Start: got %v; want a *RedirectError", err)
+			}
+			if re.Limit != bound || !strings.HasSuffix(re.URL, "/loop") {
+				t.Errorf("got %+v; want Limit %d and a URL ending in /loop", re, bound)
+			}
+			if n := len(srv.Requests()); n != bound+1 {
+				t.Errorf("server saw %d requests; want %d", n, bound+1)
+			}
+		})
+	}
+}
+
+// TestHTTPRedirectToAnotherHost checks that a redirect to
+// another host (127.0.0.1 to localhost) drops Authorization, Cookie and
+// other headers of the caller's (they may carry a key); a redirect on the
+// same host keeps them all.
+func TestHTTPRedirectToAnotherHost(t *testing.T) {
+	// stream serves the events at /stream and redirects /moved to to.
+	stream := func(to string) *ssetest.Server {
+		return ssetest.NewServer(ssetest.Responder(func(r *http.Request) ssetest.Response {
+			if r.URL.Path == "/moved" {
+				return ssetest.Redirect(http.StatusTemporaryRedirect, to)
+			}
+			return ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: here\n\n")}}
+		}))
+	}
+	target := stream("")
+	defer target.Close()
+	otherHost := stream(strings.Replace(target.URL, "127.0.0.1", "localhost", 1) + "/stream")
+	defer otherHost.Close()
+	sameHost := stream("/stream")
+	defer sameHost.Close()
+
+	tests := []struct {
+		name        string
+		from, final *ssetest.Server
+		want        [3]string // Authorization, Cookie, X-Keep at the final request
+	}{
+		{"other host", otherHost, target, [3]string{"", "", ""}},
+		{"same host", sameHost, sameHost, [3]string{"Bearer secret", "session=1", "yes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := New(tt.from.URL+"/moved", WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)),
+				WithHeader("Authorization", "Bearer secret"), WithHeader("Cookie", "session=1"),
+				WithHeader("X-Keep", "yes"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var l recorder
+			l.record(d)
+			if err := d.Run(context.Background()); err != nil {
+				t.Fatalf("Run: got %v; want nil", err)
+			}
+			checkActions(t, "actions", l.get(), []string{"start 1", `event message id="" last="" "here"`, "fault end final=true delay=0s"})
+			reqs := tt.final.Requests()
+			last := reqs[len(reqs)-1]
+			if last.URL.Path != "/stream" {
+				t.Fatalf("last request to %s; want /stream", last.URL.Path)
+			}
+			got := [3]string{last.Header.Get("Authorization"), last.Header.Get("Cookie"), last.Header.Get("X-Keep")}
+			if got != tt.want {
+				t.Errorf("Authorization, Cookie, X-Keep after the redirect: got %q; want %q", got, tt.want)
+			}
+			first := tt.from.Requests()[0]
+			if first.Header.Get("Authorization") != "Bearer secret" || first.Header.Get("Cookie") != "session=1" {
+				t.Errorf("first request lacks the credentials: %v", first.Header)
+			}
 		})
 	}
 }

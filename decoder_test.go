@@ -2,7 +2,6 @@ package sse
 
 import (
 	"errors"
-	"io"
 	"math"
 	"slices"
 	"strings"
@@ -79,11 +78,6 @@ func TestDecoderLimitBoundsEveryLine(t *testing.T) {
 			t.Errorf("input %.20q... with limit 64: got event %v, error %v; want a *TooLargeError{Limit: 64}", in, d.Err() == nil, d.Err())
 		}
 	}
-}
-
-// readsEvery returns a Reader that hands out s in reads of at most n bytes.
-func readsEvery(s string, n int) io.Reader {
-	return &chunkReader{[]byte(s), n}
 }
 
 // TestDecoderMaxEventSizeValues checks every kind of value

@@ -1,55 +1,33 @@
 package sse
 
+// Tests of the Dispatcher (dispatcher.go): Start, Run, Wait, Close and
+// Interrupt from outside and from handlers, handler order and context,
+// panics and runtime.Goexit, and stopping in every phase.
+
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+	"github.com/ssekit/sse/ssetest"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/goleak"
 )
-
-// callLog records handler calls, which run on the dispatcher goroutine,
-// for the test goroutine to read.
-type callLog struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (l *callLog) add(format string, args ...any) {
-	l.mu.Lock()
-	l.calls = append(l.calls, fmt.Sprintf(format, args...))
-	l.mu.Unlock()
-}
-
-func (l *callLog) get() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.calls)
-}
-
-// logAll registers handlers that record every action in l.
-func logAll(d *Dispatcher, l *callLog) {
-	d.OnStart(func(_ context.Context, s Start) { l.add("%s", describe(s)) })
-	d.OnEvent(func(_ context.Context, ev Event) { l.add("%s", describe(ev)) })
-	d.OnComment(func(_ context.Context, c Comment) { l.add("%s", describe(c)) })
-	d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
-}
-
-// newScriptedDispatcher returns a Dispatcher over src with jitter off.
-func newScriptedDispatcher(t *testing.T, src Source, opts ...Option) *Dispatcher {
-	t.Helper()
-	d, err := New("mem://test", append([]Option{WithSource(src), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
-func msg(data string) string { return describe(Event{Type: "message", Data: data}) }
 
 // Handlers run in stream order: OnStart before the connection's events,
 // OnFault after the failure it reports.
@@ -57,8 +35,8 @@ func TestDispatcherRunOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := script(scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n: c\n\ndata: b\n\n"}, scriptStep{err: errRefused})
 		d := newScriptedDispatcher(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
-		var l callLog
-		logAll(d, &l)
+		var l recorder
+		l.record(d)
 		if err := d.Run(t.Context()); !errors.Is(err, errRefused) {
 			t.Errorf("Run: got %v; want the error given up on, %v", err, errRefused)
 		}
@@ -79,8 +57,8 @@ func TestDispatcherStart(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			feed := make(chan string)
 			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", feed: feed}))
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			if err := d.Start(t.Context()); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
@@ -103,8 +81,8 @@ func TestDispatcherStart(t *testing.T) {
 	t.Run("returns the first error under AlwaysFail", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}))
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			if err := d.Start(t.Context()); !errors.Is(err, errRefused) {
 				t.Errorf("Start: got %v; want %v", err, errRefused)
 			}
@@ -180,8 +158,8 @@ func TestDispatcherClose(t *testing.T) {
 	t.Run("from outside waits for the goroutine", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: -1}))
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			if err := d.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +237,7 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 	t.Run("Close", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\ndata: b\n\n", open: -1}))
-			var l callLog
+			var l recorder
 			d.OnEvent(func(_ context.Context, ev Event) {
 				l.add("first %s", ev.Data)
 				d.Close()
@@ -280,8 +258,8 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			src := script(scriptStep{body: "id: 1\ndata: a\n\n", open: -1}, scriptStep{body: "data: b\n\n"})
 			d := newScriptedDispatcher(t, src)
-			var l callLog
-			logAll(d, &l)
+			var l recorder
+			l.record(d)
 			d.OnEvent(func(_ context.Context, ev Event) {
 				if ev.Data == "a" {
 					d.Interrupt()
@@ -291,7 +269,7 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 				t.Errorf("Run: %v", err)
 			}
 			want := []string{
-				"start 1", describe(Event{Type: "message", Data: "a", ID: "1", LastEventID: "1"}),
+				"start 1", describe(Event{Type: "message", Data: "a", ID: "1", HasID: true, LastEventID: "1"}),
 				faultOf(ErrInterrupted, false, time.Second),
 				"start 2", describe(Event{Type: "message", Data: "b", LastEventID: "1"}),
 				faultOf(nil, true, 0),
@@ -319,7 +297,7 @@ func TestDispatcherCallsFromHandler(t *testing.T) {
 func TestDispatcherPanics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newScriptedDispatcher(t, script(scriptStep{body: ": c\n\ndata: a\n\ndata: b\n\n"}))
-		var l callLog
+		var l recorder
 		var panics []*PanicError
 		d.OnStart(func(context.Context, Start) { panic("in start") })
 		d.OnComment(func(context.Context, Comment) { panic("in comment") })
@@ -407,8 +385,8 @@ func startWaiting(t *testing.T, body string) (*Dispatcher, chan<- string) {
 func TestDispatcherRegisterAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d, feed := startWaiting(t, "data: a\n\n") // event a goes to no handler
-		var l callLog
-		logAll(d, &l)
+		var l recorder
+		l.record(d)
 		feed <- "data: b\n\n"
 		close(feed)
 		d.Wait()
@@ -515,7 +493,7 @@ func TestDispatcherCallsFromEachHandlerKind(t *testing.T) {
 	run := func(t *testing.T, kind string, call func(d *Dispatcher)) ([]string, *scriptedSource) {
 		src := script(scriptStep{err: errRefused}, scriptStep{body: ": c\n\nevent: j\ndata: 1\n\n", open: -1})
 		d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()))
-		var l callLog
+		var l recorder
 		called := false
 		first := func(k string) {
 			l.add("first %s", k)
@@ -606,7 +584,7 @@ func TestDispatcherHandlerContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := script(scriptStep{body: "data: a\n\n"}, scriptStep{err: errRefused})
 		d := newScriptedDispatcher(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
-		var l callLog
+		var l recorder
 		var faultCtx context.Context
 		d.OnEvent(func(ctx context.Context, _ Event) { l.add("event ctx err %v", ctx.Err()) })
 		d.OnFault(func(ctx context.Context, f Fault) {
@@ -634,7 +612,7 @@ func TestDispatcherCancelFromHandler(t *testing.T) {
 		d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\ndata: b\n\ndata: c\n\n", open: -1}))
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		var l callLog
+		var l recorder
 		d.OnEvent(func(_ context.Context, ev Event) {
 			l.add("%s", ev.Data)
 			if ev.Data == "a" {
@@ -689,4 +667,688 @@ func TestDispatcherWaitConnected(t *testing.T) {
 			t.Errorf("WaitConnected after Close: got %v; want ErrClosed", err)
 		}
 	})
+}
+
+// TestDispatcherPanicsOverHTTP checks over HTTP that handlers that panic, in OnEvent,
+// OnStart or OnFault, become Faults (or a log entry, for OnFault) and
+// change nothing else; the other handlers still run, in order.
+func TestDispatcherPanicsOverHTTP(t *testing.T) {
+	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{
+		ssetest.Write(ssetest.Encode(ssetest.Event{ID: "1", Data: "a"}, ssetest.Event{ID: "2", Data: "boom"}, ssetest.Event{ID: "3", Data: "c"}))}}))
+	defer srv.Close()
+	logger, hook := logtest.NewNullLogger()
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l recorder
+	d.OnStart(func(context.Context, Start) { panic("start") })
+	d.OnEvent(func(_ context.Context, ev Event) {
+		l.add("first %s", ev.Data)
+		if ev.Data == "boom" {
+			panic(ev.Data)
+		}
+	})
+	d.OnFault(func(_ context.Context, f Fault) {
+		l.add("%s", describe(f))
+		if !f.Final {
+			panic("in OnFault")
+		}
+	})
+	d.OnEvent(func(_ context.Context, ev Event) { l.add("second %s", ev.Data) })
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatalf("Run: got %v; want nil", err)
+	}
+	checkActions(t, "handler calls", l.get(), []string{
+		"fault panic start final=false delay=0s",
+		"first a", "second a",
+		"first boom", "fault panic boom final=false delay=0s", "second boom",
+		"first c", "second c",
+		"fault end final=true delay=0s",
+	})
+	var onFaultPanics int
+	for _, e := range hook.AllEntries() {
+		if e.Level == logrus.ErrorLevel && e.Message == "sse: OnFault handler panicked" {
+			onFaultPanics++
+		}
+	}
+	if onFaultPanics != 2 {
+		t.Errorf("logged %d OnFault panics; want 2", onFaultPanics)
+	}
+}
+
+// TestDispatcherSlowHandlerOverHTTP checks over HTTP that a handler that blocks stalls the
+// stream and loses nothing; a handler blocked when Close comes is released
+// by its context, whose cause is ErrClosed.
+func TestDispatcherSlowHandlerOverHTTP(t *testing.T) {
+	const n = 200
+	events := make([]ssetest.Event, n)
+	for i := range events {
+		events[i] = ssetest.Event{ID: strconv.Itoa(i + 1), Data: strings.Repeat("x", i)}
+	}
+	srv := ssetest.NewServer(ssetest.Responder(func(r *http.Request) ssetest.Response {
+		if r.URL.Path == "/stall" {
+			return ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: wait\n\n"), ssetest.Stall()}}
+		}
+		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(events...))}}
+	}))
+	defer srv.Close()
+
+	t.Run("slow", func(t *testing.T) {
+		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		var got []string
+		d.OnEvent(func(_ context.Context, ev Event) {
+			if ev.ID == "1" {
+				<-release
+			}
+			got = append(got, ev.ID)
+		})
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := d.Wait(); err != nil {
+			t.Fatalf("Wait: got %v; want nil", err)
+		}
+		if len(got) != n || got[0] != "1" || got[n-1] != strconv.Itoa(n) {
+			t.Fatalf("got %d events; want %d", len(got), n)
+		}
+		for i, id := range got {
+			if id != strconv.Itoa(i+1) {
+				t.Fatalf("event %d has id %s", i+1, id)
+			}
+		}
+	})
+
+	t.Run("blocked at Close", func(t *testing.T) {
+		d, err := New(srv.URL+"/stall", WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entered := make(chan struct{})
+		var cause error
+		d.OnEvent(func(ctx context.Context, _ Event) {
+			close(entered)
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+		})
+		d.OnFault(func(_ context.Context, f Fault) { t.Errorf("got %s; want no Fault after Close", describe(f)) })
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		<-entered
+		d.Close() // returns once the handler has
+		if !errors.Is(cause, ErrClosed) {
+			t.Errorf("handler's context ended with %v; want ErrClosed", cause)
+		}
+		if err := d.Wait(); err != nil {
+			t.Errorf("Wait: got %v; want nil", err)
+		}
+	})
+}
+
+// TestDispatcherCloseFromHandlerOverHTTP checks over HTTP that Close called by a handler
+// returns at once, no later handler runs, and Wait from a handler refuses
+// to wait for itself.
+func TestDispatcherCloseFromHandlerOverHTTP(t *testing.T) {
+	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{
+		ssetest.Write(ssetest.Encode(ssetest.Event{ID: "1"}, ssetest.Event{ID: "2"}, ssetest.Event{ID: "3"})), ssetest.Stall()}}))
+	defer srv.Close()
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l recorder
+	d.OnEvent(func(_ context.Context, ev Event) {
+		l.add("first %s", ev.ID)
+		if ev.ID == "2" {
+			l.add("wait %v", d.Wait())
+			l.add("close %v", d.Close())
+			l.add("close again %v", d.Close())
+		}
+	})
+	d.OnEvent(func(_ context.Context, ev Event) { l.add("second %s", ev.ID) })
+	d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dispatcher did not stop after Close from a handler")
+	}
+	if err := d.Wait(); err != nil {
+		t.Errorf("Wait: got %v; want nil", err)
+	}
+	checkActions(t, "handler calls", l.get(), []string{
+		"first 1", "second 1", "first 2", "wait sse: already started", "close <nil>", "close again <nil>",
+	})
+}
+
+// TestDispatcherInterruptFromHandlerResumes checks over HTTP that Interrupt called by a
+// handler reconnects with the last event ID, every event arrives exactly
+// once, in order, and an event without an id after the reconnection
+// reports the ID from before it.
+func TestDispatcherInterruptFromHandlerResumes(t *testing.T) {
+	events := make([]ssetest.Event, 10)
+	for i := range events {
+		events[i] = ssetest.Event{ID: strconv.Itoa(i + 1), Data: "e" + strconv.Itoa(i+1)}
+	}
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	srv := ssetest.NewServer(ssetest.Responder(func(r *http.Request) ssetest.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		rest := ssetest.After(events, r.Header.Get("Last-Event-ID"))
+		switch {
+		case len(rest) == 0:
+			return ssetest.Response{Status: http.StatusNoContent}
+		case calls == 1:
+			return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest[:3]...)), ssetest.Stall()}}
+		}
+		// An event without an id keeps the last event ID of the stream.
+		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest...) + "data: tail\n\n")}}
+	}))
+	defer srv.Close()
+	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithErrorStrategy(AlwaysContinue()),
+		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l recorder
+	l.record(d)
+	d.OnEvent(func(_ context.Context, ev Event) {
+		if ev.ID == "3" {
+			d.Interrupt()
+		}
+	})
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatalf("Run: got %v; want nil: the final 204 is the server's stop", err)
+	}
+	want := []string{"start 1"}
+	for i := range 3 {
+		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d" has_id`, i+1, i+1, i+1))
+	}
+	want = append(want, "fault interrupted final=false delay=1ms", "start 2")
+	for i := 3; i < 10; i++ {
+		want = append(want, fmt.Sprintf(`event message id="%d" last="%d" "e%d" has_id`, i+1, i+1, i+1))
+	}
+	// The Interrupt was the caller's, so it does not add to the backoff's growth.
+	want = append(want, `event message id="" last="10" "tail"`, "fault end final=false delay=1ms", "fault status 204 final=true delay=0s")
+	checkActions(t, "actions", l.get(), want)
+	checkActions(t, "Last-Event-ID headers", headerValues(srv.Requests(), "Last-Event-ID"), []string{"", "3", "10"})
+}
+
+// TestDispatcherStopInEveryPhase closes the dispatcher, or cancels its
+// context, while it connects, while it reads and while it waits to
+// reconnect. Each stops it without a Fault, and Start reports why. In
+// memory, on fake time, the stop takes no time at all: nothing waits for a
+// timer. On loopback sockets, where a read blocks in net/http, the stop
+// comes (within a generous bound; no speed is claimed) and leaves no
+// goroutine behind.
+func TestDispatcherStopInEveryPhase(t *testing.T) {
+	phases := []struct {
+		name string
+		resp ssetest.Response
+		// reached waits on a socket until the dispatcher is in the phase;
+		// faults counts the Faults delivered so far. In memory,
+		// synctest.Wait does that.
+		reached func(t *testing.T, srv *ssetest.Server, faults func() int)
+		faults  []string
+	}{
+		{"connect", ssetest.Response{Steps: []ssetest.Step{ssetest.Stall()}}, func(t *testing.T, srv *ssetest.Server, _ func() int) {
+			waitFor(t, "the request", func() bool { return len(srv.Requests()) == 1 })
+		}, nil},
+		{"read", ssetest.Response{Steps: []ssetest.Step{ssetest.Write(": hi\n"), ssetest.Stall()}}, func(t *testing.T, _ *ssetest.Server, _ func() int) {
+			waitInPhase(t, "parser.(*Parser).fill", "net/http.(*body).Read")
+		}, nil},
+		{"backoff", ssetest.Response{Status: http.StatusServiceUnavailable}, func(t *testing.T, _ *ssetest.Server, faults func() int) {
+			waitFor(t, "the 503", func() bool { return faults() == 1 })
+			waitInPhase(t, "sse.(*Stream).sleep")
+		}, []string{"fault status 503 final=false delay=1h0m0s"}},
+	}
+	// stop starts a dispatcher on client, waits with reached until it is in
+	// the phase, stops it as how says, and checks how it stopped; it
+	// returns how long the stop took.
+	stop := func(t *testing.T, how string, client *http.Client, url string, reached func(faults func() int), wantFaults []string, startOK bool) time.Duration {
+		d, err := New(url, WithHTTPClient(client), WithErrorStrategy(AlwaysContinue()),
+			WithInitialDelay(time.Hour), WithMaxDelay(time.Hour), WithJitter(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l recorder
+		d.OnFault(func(_ context.Context, f Fault) { l.add("%s", describe(f)) })
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		started := make(chan error, 1)
+		go func() { started <- d.Start(ctx) }()
+		reached(func() int { return len(l.get()) })
+
+		begin := time.Now()
+		if how == "Close" {
+			d.Close()
+		} else {
+			cancel()
+		}
+		select {
+		case <-d.Done():
+		case <-time.After(10 * time.Second): // liveness only
+			t.Fatal("the dispatcher did not stop")
+		}
+		took := time.Since(begin)
+		if err := d.Wait(); err != nil {
+			t.Errorf("Wait: got %v; want nil", err)
+		}
+		err = <-started
+		if startOK {
+			if err != nil {
+				t.Errorf("Start: got %v; want nil, the connection succeeded", err)
+			}
+		} else if want := map[string]error{"Close": ErrClosed, "cancel": context.Canceled}[how]; !errors.Is(err, want) {
+			t.Errorf("Start: got %v; want %v", err, want)
+		}
+		checkActions(t, "faults", l.get(), wantFaults)
+		return took
+	}
+	for _, ph := range phases {
+		for _, how := range []string{"Close", "cancel"} {
+			t.Run(ph.name+" "+how, func(t *testing.T) {
+				t.Run("memory", func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						client := &http.Client{Transport: &ssetest.Transport{Handler: ssetest.Sequence(ph.resp)}}
+						took := stop(t, how, client, "http://sse.test/", func(func() int) { synctest.Wait() }, ph.faults, ph.name == "read")
+						if took != 0 {
+							t.Errorf("%s took %v of fake time to stop the dispatcher; want none", how, took)
+						}
+					})
+				})
+				t.Run("socket", func(t *testing.T) {
+					defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+					srv := ssetest.NewServer(ssetest.Sequence(ph.resp))
+					defer srv.Close()
+					client := testClient(t)
+					defer client.Transport.(*http.Transport).CloseIdleConnections()
+					took := stop(t, how, client, srv.URL, func(faults func() int) { ph.reached(t, srv, faults) }, ph.faults, ph.name == "read")
+					t.Logf("stopped in %v", took)
+				})
+			})
+		}
+	}
+}
+
+// A user callback that panics on the stream's goroutine does not take the
+// process down: a Source fails that attempt, a strategy or BackOff stops
+// the stream, each with a *PanicError that names it.
+func TestDispatcherCallbackPanics(t *testing.T) {
+	panicky := SourceFunc(func(context.Context, string) (io.ReadCloser, error) { panic("source boom") })
+	tests := []struct {
+		name      string
+		opts      []Option
+		wantFunc  string
+		wantFinal bool
+	}{
+		{"source", []Option{WithSource(panicky), WithErrorStrategy(ContinueWithMaxAttempts(1))}, "source", false},
+		{"error strategy", []Option{WithSource(script(scriptStep{err: errRefused})),
+			WithErrorStrategy(func(error, int, time.Duration) bool { panic("strategy boom") })}, "error strategy", true},
+		{"backoff", []Option{WithSource(script(scriptStep{err: errRefused})), WithErrorStrategy(AlwaysContinue()),
+			WithBackOff(panickyBackOff{})}, "backoff", true},
+		{"request hook", []Option{WithHTTPClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, _ := memResponse(r)
+			return resp, nil
+		})}), WithRequestHook(func(*http.Request) error { panic("hook boom") }), WithErrorStrategy(ContinueWithMaxAttempts(1))}, "source", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d, err := New("http://sse.test/", tt.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var faults []Fault
+				d.OnFault(func(_ context.Context, f Fault) { faults = append(faults, f) })
+				err = d.Run(t.Context())
+				var pe *PanicError
+				if len(faults) == 0 || !errors.As(faults[0].Err, &pe) || pe.Func != tt.wantFunc || faults[0].Final != tt.wantFinal {
+					t.Fatalf("faults: got %v; want the first a *PanicError from the %s, final %v", faults, tt.wantFunc, tt.wantFinal)
+				}
+				if !errors.As(err, &pe) {
+					t.Errorf("Run: got %v; want the *PanicError", err)
+				}
+			})
+		})
+	}
+}
+
+type panickyBackOff struct{}
+
+func (panickyBackOff) NextBackOff() time.Duration { panic("backoff boom") }
+
+func (panickyBackOff) Reset() {}
+
+// Start returns after the handlers of the action that decided it have run,
+// so its caller may read what they wrote without further synchronisation
+// (the race detector checks that).
+func TestDispatcherStartReturnsAfterHandlers(t *testing.T) {
+	t.Run("connected", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}))
+		defer srv.Close()
+		d, _ := New(srv.URL)
+		attempt := 0
+		d.OnStart(func(_ context.Context, s Start) { attempt = s.Attempt })
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		if attempt != 1 {
+			t.Errorf("after Start, OnStart saw attempt %d; want 1", attempt)
+		}
+		d.Close()
+	})
+	t.Run("failed", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+		}))
+		defer srv.Close()
+		d, _ := New(srv.URL)
+		var seen error
+		d.OnFault(func(_ context.Context, f Fault) { seen = f.Err })
+		err := d.Start(context.Background())
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusBadGateway {
+			t.Fatalf("Start = %v; want *StatusError 502", err)
+		}
+		if seen != err {
+			t.Errorf("after Start, OnFault had seen %v; want %v", seen, err)
+		}
+		d.Close()
+	})
+}
+
+// countingSource wraps a Source and counts the bodies it opened that are not
+// closed yet.
+type countingSource struct {
+	Source
+	open atomic.Int32
+}
+
+func (c *countingSource) Open(ctx context.Context, lastEventID string) (io.ReadCloser, error) {
+	body, err := c.Source.Open(ctx, lastEventID)
+	if err != nil {
+		return nil, err
+	}
+	c.open.Add(1)
+	return &countedBody{ReadCloser: body, open: &c.open}, nil
+}
+
+type countedBody struct {
+	io.ReadCloser
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() { b.open.Add(-1) })
+	return b.ReadCloser.Close()
+}
+
+// A handler that calls runtime.Goexit, as t.Fatal does in a user's test,
+// ends the dispatcher goroutine. Nothing hangs and nothing is silent: Start
+// (during Start) or Wait returns ErrHandlerExited, no further handler runs,
+// the connection is closed, the stop is logged, and Close and Done behave.
+func TestDispatcherHandlerGoexit(t *testing.T) {
+	tests := []struct {
+		kind     string
+		register func(d *Dispatcher, exit func())
+		startErr error // nil: Start returns before the handler runs
+	}{
+		{"start", func(d *Dispatcher, exit func()) { d.OnStart(func(context.Context, Start) { exit() }) }, ErrHandlerExited},
+		{"fault", func(d *Dispatcher, exit func()) { d.OnFault(func(context.Context, Fault) { exit() }) }, ErrHandlerExited},
+		{"comment", func(d *Dispatcher, exit func()) { d.OnComment(func(context.Context, Comment) { exit() }) }, nil},
+		{"event", func(d *Dispatcher, exit func()) { d.OnEvent(func(context.Context, Event) { exit() }) }, nil},
+		{"json", func(d *Dispatcher, exit func()) { OnJSON(d, "j", func(context.Context, int, Event) { exit() }) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				feed := make(chan string)
+				src := &countingSource{Source: script(scriptStep{err: errRefused}, scriptStep{feed: feed})}
+				logger, hook := logtest.NewNullLogger()
+				spans := tracetest.NewSpanRecorder()
+				d := newScriptedDispatcher(t, src, WithErrorStrategy(AlwaysContinue()), WithLogger(logger),
+					WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))))
+				var l recorder
+				tt.register(d, func() {
+					l.add("exit")
+					runtime.Goexit()
+				})
+				l.record(d)
+				if err := d.Start(t.Context()); err != tt.startErr {
+					t.Fatalf("Start: got %v; want %v", err, tt.startErr)
+				}
+				if tt.startErr == nil {
+					feed <- ": c\n\nevent: j\ndata: 1\n\n"
+				}
+				if err := d.Wait(); err != ErrHandlerExited {
+					t.Errorf("Wait: got %v; want ErrHandlerExited", err)
+				}
+				select {
+				case <-d.Done():
+				default:
+					t.Error("Done is open after Wait returned")
+				}
+				if calls := l.get(); slices.Index(calls, "exit") != len(calls)-1 {
+					t.Errorf("calls: got %q; want them to end with the handler that exited", calls)
+				}
+				if n := src.open.Load(); n != 0 {
+					t.Errorf("bodies left open: %d; want 0", n)
+				}
+				if started, ended := len(spans.Started()), len(spans.Ended()); ended != started {
+					t.Errorf("attempt spans: %d started, %d ended; want all ended", started, ended)
+				}
+				if err := d.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				if e := hook.LastEntry(); e == nil || e.Level != logrus.ErrorLevel || !strings.Contains(e.Message, "Goexit") {
+					t.Errorf("last log entry: got %v; want an error that names runtime.Goexit", e)
+				}
+			})
+		})
+	}
+}
+
+// The dispatcher goroutine runs the stream's callbacks too: one that calls
+// runtime.Goexit stops the stream as a handler's does.
+func TestDispatcherCallbackGoexit(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Option
+	}{
+		{"source", WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+			runtime.Goexit()
+			return nil, nil
+		}))},
+		{"error strategy", WithErrorStrategy(func(error, int, time.Duration) bool {
+			runtime.Goexit()
+			return true
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d := newScriptedDispatcher(t, script(scriptStep{err: errRefused}), tt.opt)
+				if err := d.Start(t.Context()); err != ErrHandlerExited {
+					t.Errorf("Start: got %v; want ErrHandlerExited", err)
+				}
+				if err := d.Wait(); err != ErrHandlerExited {
+					t.Errorf("Wait: got %v; want ErrHandlerExited", err)
+				}
+			})
+		})
+	}
+}
+
+// A handler that panics in OnStart becomes a Fault, and Start still returns
+// (nil: the connection succeeded) after that Fault's handlers have run.
+func TestDispatcherStartAfterOnStartPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{body: ":\n", open: -1}))
+		d.OnStart(func(context.Context, Start) { panic("in start") })
+		var seen []any
+		d.OnFault(func(_ context.Context, f Fault) {
+			var pe *PanicError
+			if errors.As(f.Err, &pe) {
+				seen = append(seen, pe.Value)
+			}
+		})
+		if err := d.Start(t.Context()); err != nil {
+			t.Errorf("Start: got %v; want nil", err)
+		}
+		if !slices.Equal(seen, []any{"in start"}) {
+			t.Errorf("panics reported before Start returned: got %v; want [in start]", seen)
+		}
+	})
+}
+
+// An OnStart handler that stops the dispatcher during Start makes Start
+// return why: the stream is not running, whatever the connection did.
+func TestDispatcherStopFromOnStart(t *testing.T) {
+	t.Run("Close", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			src := &countingSource{Source: script(scriptStep{body: "data: a\n\n", open: -1})}
+			d := newScriptedDispatcher(t, src)
+			d.OnStart(func(context.Context, Start) { d.Close() })
+			if err := d.Start(t.Context()); err != ErrClosed {
+				t.Errorf("Start: got %v; want ErrClosed", err)
+			}
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait: got %v; want nil (Close is no failure)", err)
+			}
+			if n := src.open.Load(); n != 0 {
+				t.Errorf("bodies left open: %d; want 0", n)
+			}
+		})
+	})
+	t.Run("cancel", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: -1}))
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			d.OnStart(func(context.Context, Start) { cancel() })
+			if err := d.Start(ctx); err != context.Canceled {
+				t.Errorf("Start: got %v; want context.Canceled", err)
+			}
+			if err := d.Wait(); err != nil {
+				t.Errorf("Wait: got %v; want nil", err)
+			}
+		})
+	})
+}
+
+// Wait called before Start waits, as Done does, until the dispatcher has
+// been started and has stopped, or until Close.
+func TestDispatcherWaitBeforeStart(t *testing.T) {
+	waitEarly := func(d *Dispatcher) <-chan error {
+		waited := make(chan error, 1)
+		go func() { waited <- d.Wait() }()
+		synctest.Wait()
+		return waited
+	}
+	t.Run("then Start", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: "data: a\n\n", open: time.Second}))
+			waited := waitEarly(d)
+			select {
+			case err := <-waited:
+				t.Fatalf("Wait before Start returned %v at once; want it to wait", err)
+			default:
+			}
+			start := time.Now()
+			if err := d.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-waited; err != nil {
+				t.Errorf("Wait: got %v; want nil (the server ended the stream)", err)
+			}
+			if took := time.Since(start); took != time.Second {
+				t.Errorf("Wait returned %v after Start; want 1s, when the stream ended", took)
+			}
+		})
+	})
+	t.Run("then Close", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			d := newScriptedDispatcher(t, script(scriptStep{body: ":\n"}))
+			waited := waitEarly(d)
+			d.Close()
+			if err := <-waited; err != nil {
+				t.Errorf("Wait: got %v; want nil", err)
+			}
+		})
+	})
+}
+
+// A handler of one dispatcher that closes another waits, as any caller
+// from outside does, until the other's goroutine has exited, although that
+// one is inside a handler at the time; then it goes on with its own stream.
+func TestDispatcherHandlerClosesAnother(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var l recorder
+		b := newScriptedDispatcher(t, script(scriptStep{body: "data: b\n\n", open: -1}))
+		inB := make(chan struct{})
+		b.OnEvent(func(ctx context.Context, _ Event) {
+			close(inB)
+			<-ctx.Done() // Close releases it
+			l.add("b's handler released")
+		})
+		feed := make(chan string)
+		a := newScriptedDispatcher(t, script(scriptStep{body: "data: 1\n\n", feed: feed}))
+		a.OnEvent(func(_ context.Context, ev Event) {
+			if ev.Data == "1" {
+				<-inB
+				b.Close()
+				select {
+				case <-b.Done():
+					l.add("b closed and done")
+				default:
+					l.add("b closed but still running")
+				}
+			}
+			l.add("a got %s", ev.Data)
+		})
+		if err := b.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		feed <- "data: 2\n\n"
+		close(feed)
+		a.Wait()
+		want := []string{"b's handler released", "b closed and done", "a got 1", "a got 2"}
+		if got := l.get(); !slices.Equal(got, want) {
+			t.Errorf("calls: got %q; want %q", got, want)
+		}
+	})
+}
+
+// goroutineID tells goroutines apart and is stable on one.
+func TestGoroutineID(t *testing.T) {
+	id := goroutineID()
+	if again := goroutineID(); again != id {
+		t.Errorf("goroutineID twice on one goroutine: got %d, then %d", id, again)
+	}
+	other := make(chan int64)
+	go func() { other <- goroutineID() }()
+	if o := <-other; o == id {
+		t.Errorf("goroutineID on two goroutines: got %d for both", id)
+	}
 }

@@ -63,7 +63,7 @@ func FuzzParseSplit(f *testing.F) {
 		whole := fuzzRun(t, io.NopCloser(strings.NewReader(string(in))), int(limit))
 		split := fuzzRun(t, fuzzSplitter(in, seed), int(limit))
 		if !slices.Equal(whole, split) {
-			t.Fatalf("input %.200q, split by seed %d, limit %d:\n%s", in, seed, limit, fuzzDiff(whole, split))
+			t.Fatalf("input %.200q, split by seed %d, limit %d:\n%s", in, seed, limit, sse.DiffActions(whole, split))
 		}
 	})
 }
@@ -78,36 +78,19 @@ func FuzzParseReference(f *testing.F) {
 		got := fuzzRun(t, fuzzSplitter(in, seed), 0)
 		want := refParse(in)
 		if !slices.Equal(got, want) {
-			t.Fatalf("input %.200q, split by seed %d:\n%s", in, seed, fuzzDiff(got, want))
+			t.Fatalf("input %.200q, split by seed %d:\n%s", in, seed, sse.DiffActions(got, want))
 		}
 	})
 }
 
-// fuzzDiff describes the first difference between two lists of actions.
-func fuzzDiff(got, want []string) string {
-	for i := range max(len(got), len(want)) {
-		var g, w string
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(want) {
-			w = want[i]
-		}
-		if g != w {
-			return fmt.Sprintf("action %d of %d (want %d):\ngot  %.300s\nwant %.300s", i, len(got), len(want), g, w)
-		}
-	}
-	return "no difference"
-}
-
 // fuzzRun reads body as one connection of a Stream and describes its
-// actions as faultActions does, up to the Fault that ends the connection.
+// actions as sse.Describe does, up to the Fault that ends the connection.
 // Events are kept until the end, and only then described, so that an event
 // whose strings changed after delivery shows up as a difference. limit is
 // the maximum event size; 0 keeps the default.
 func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 	opened := false
-	opts := []sse.Option{
+	opts := []sse.Option{sse.WithErrorStrategy(sse.AlwaysFail()),
 		sse.WithSource(sse.SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
 			if opened {
 				t.Fatal("the stream reconnected after its first fault")
@@ -117,8 +100,7 @@ func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 		})),
 		sse.WithErrorStrategy(sse.AlwaysContinue()),
 		sse.WithJitter(0),
-		sse.WithMaxDelay(math.MaxInt64), // with no floor, the Fault's delay is then the retry field's value
-		sse.WithMinDelay(0),
+		sse.WithMinDelay(0), sse.WithMaxDelay(math.MaxInt64), // the Fault's delay is then the retry field's value
 	}
 	if limit > 0 {
 		opts = append(opts, sse.WithMaxEventSize(limit))
@@ -137,7 +119,7 @@ func fuzzRun(t *testing.T, body io.ReadCloser, limit int) []string {
 	}
 	var out []string
 	for _, a := range actions {
-		out = append(out, fuzzText(a))
+		out = append(out, sse.Describe(a))
 	}
 	return out
 }
@@ -155,15 +137,6 @@ func fuzzSplitter(in []byte, seed uint64) io.ReadCloser {
 		in = in[n:]
 		return n, nil
 	}))
-}
-
-// fuzzText describes an action as actionText does, and whether an event
-// had an id field of its own, which an empty id alone does not show.
-func fuzzText(a sse.Action) string {
-	if ev, ok := a.(sse.Event); ok && ev.HasID {
-		return actionText(a) + " has_id"
-	}
-	return actionText(a)
 }
 
 type fuzzReaderFunc func([]byte) (int, error)
@@ -210,11 +183,11 @@ func refParse(in []byte) []string {
 				if hasID {
 					ev.ID, ev.HasID = idBuf, true
 				}
-				out = append(out, fuzzText(ev))
+				out = append(out, sse.Describe(ev))
 			}
 			data, typ, hasData, hasID = "", "", false, false
 		case line[0] == ':':
-			out = append(out, actionText(sse.Comment{Text: line[1:]}))
+			out = append(out, sse.Describe(sse.Comment{Text: line[1:]}))
 		default:
 			name, value, _ := strings.Cut(line, ":")
 			value = strings.TrimPrefix(value, " ")
@@ -238,7 +211,7 @@ func refParse(in []byte) []string {
 			}
 		}
 	}
-	return append(out, faultText(sse.Fault{RetryDelay: retry}))
+	return append(out, sse.Describe(sse.Fault{RetryDelay: retry}))
 }
 
 // refRetry reads a retry value: ASCII digits only, in milliseconds. Values

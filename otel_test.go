@@ -247,7 +247,7 @@ func TestTelemetryCleanStream(t *testing.T) {
 	url := "http://user:secret@" + host + ":" + port + "/events?token=abc&sig=xyz&page=2"
 
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(url, append(rig.opts, sse.WithHTTPClient(faultClient(t)),
+	d, err := sse.New(url, append(rig.opts, sse.WithHTTPClient(sse.NewTestClient(t)),
 		sse.WithLastEventID("6"), sse.WithRedactedQuery("token"))...)
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestTelemetryCleanStream(t *testing.T) {
 
 	reqs := srv.Requests()
 	if len(reqs) != 1 || reqs[0].Header.Get("Traceparent") != traceparent(s) {
-		t.Errorf("server saw traceparent %q; want %q, the connection span", headerValues(reqs, "Traceparent"), traceparent(s))
+		t.Errorf("server saw traceparent %q; want %q, the connection span", sse.HeaderValues(reqs, "Traceparent"), traceparent(s))
 	}
 
 	if len(handlerSpans) != 2 {
@@ -335,14 +335,6 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatalf("port %q: %v", s, err)
 	}
 	return n
-}
-
-func headerValues(reqs []*http.Request, name string) []string {
-	var out []string
-	for _, r := range reqs {
-		out = append(out, r.Header.Get(name))
-	}
-	return out
 }
 
 // TestTelemetryReconnectAfterDrop drops the first connection in the middle
@@ -437,7 +429,7 @@ func TestTelemetryFailedResponse(t *testing.T) {
 			srv := ssetest.NewServer(ssetest.Sequence(tt.resp))
 			defer srv.Close()
 			ctx, parent := rig.parent(context.Background())
-			d, err := sse.New(srv.URL, append(rig.opts, sse.WithHTTPClient(faultClient(t)))...)
+			d, err := sse.New(srv.URL, append(rig.opts, sse.WithHTTPClient(sse.NewTestClient(t)))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -464,7 +456,7 @@ func TestTelemetryFailedResponse(t *testing.T) {
 				t.Errorf("OnFault got span %v; want the failed connection's %v", faultSpan.SpanID(), s.SpanContext().SpanID())
 			}
 			if reqs := srv.Requests(); len(reqs) != 1 || reqs[0].Header.Get("Traceparent") != traceparent(s) {
-				t.Errorf("server saw traceparent %q; want %q", headerValues(reqs, "Traceparent"), traceparent(s))
+				t.Errorf("server saw traceparent %q; want %q", sse.HeaderValues(reqs, "Traceparent"), traceparent(s))
 			}
 			ms := rig.metrics(t)
 			if n, _ := durations(t, ms); n != 0 {
@@ -726,7 +718,7 @@ func TestTelemetryDefaultsToGlobals(t *testing.T) {
 	srv := ssetest.NewServer(ssetest.Sequence(ssetest.Response{Steps: []ssetest.Step{ssetest.Write("data: a\n\n")}}))
 	defer srv.Close()
 	ctx, parent := rig.parent(context.Background())
-	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(faultClient(t)))
+	d, err := sse.New(srv.URL, sse.WithErrorStrategy(sse.AlwaysFail()), sse.WithHTTPClient(sse.NewTestClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -739,7 +731,7 @@ func TestTelemetryDefaultsToGlobals(t *testing.T) {
 	}
 	checkConnSpan(t, spans[0], "GET", parent)
 	if reqs := srv.Requests(); len(reqs) != 1 || reqs[0].Header.Get("Traceparent") != traceparent(spans[0]) {
-		t.Errorf("server saw traceparent %q; want %q from the global propagator", headerValues(reqs, "Traceparent"), traceparent(spans[0]))
+		t.Errorf("server saw traceparent %q; want %q from the global propagator", sse.HeaderValues(reqs, "Traceparent"), traceparent(spans[0]))
 	}
 	if got := sum(t, rig.metrics(t), "sse.client.events"); got != 1 {
 		t.Errorf("global meter provider counted %d events; want 1", got)

@@ -1,18 +1,29 @@
 package sse
 
+// Tests of the reconnection policy (reconnect.go): error strategies, the
+// default backoff and a user's BackOff, the floor, the retry field,
+// Retry-After and the 204 stop.
+
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/ssekit/sse/ssetest"
 )
 
 // The default strategy retries what a browser retries: drops, refusals,
@@ -66,9 +77,9 @@ func TestErrorStrategyFuncs(t *testing.T) {
 	}
 }
 
-// faultDelays runs a stream whose connections all fail and returns the
+// failingDelays runs a stream whose connections all fail and returns the
 // retry delays of its first n Faults and the time between its attempts.
-func faultDelays(t *testing.T, n int, opts ...Option) (delays, gaps []time.Duration) {
+func failingDelays(t *testing.T, n int, opts ...Option) (delays, gaps []time.Duration) {
 	t.Helper()
 	src := script(scriptStep{err: errRefused})
 	s, err := NewStream("mem://test", append([]Option{WithSource(src), WithErrorStrategy(AlwaysContinue())}, opts...)...)
@@ -76,22 +87,7 @@ func faultDelays(t *testing.T, n int, opts ...Option) (delays, gaps []time.Durat
 		t.Fatalf("NewStream: %v", err)
 	}
 	defer s.Close()
-	for a := range s.All(t.Context()) {
-		f := a.(Fault)
-		delays = append(delays, f.RetryDelay)
-		if len(delays) == n || f.Final {
-			break
-		}
-	}
-	return delays, src.gaps()
-}
-
-func seconds(s ...float64) []time.Duration {
-	var d []time.Duration
-	for _, v := range s {
-		d = append(d, time.Duration(v*float64(time.Second)))
-	}
-	return d
+	return delaysOf(t, s, n), src.gaps()
 }
 
 // Without jitter the default backoff doubles from the base delay and stops
@@ -115,7 +111,7 @@ func TestDefaultBackoffExact(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				delays, gaps := faultDelays(t, len(tt.want), append([]Option{WithJitter(0)}, tt.opts...)...)
+				delays, gaps := failingDelays(t, len(tt.want), append([]Option{WithJitter(0)}, tt.opts...)...)
 				if !slices.Equal(delays, tt.want) {
 					t.Errorf("Fault delays: got %v; want %v", delays, tt.want)
 				}
@@ -241,7 +237,7 @@ func TestWithBackOff(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				delays, gaps := faultDelays(t, 4, WithBackOff(tt.b))
+				delays, gaps := failingDelays(t, 4, WithBackOff(tt.b))
 				if !slices.Equal(delays, tt.want) {
 					t.Errorf("Fault delays: got %v; want %v", delays, tt.want)
 				}
@@ -289,55 +285,522 @@ func TestWithBackOffReset(t *testing.T) {
 	})
 }
 
-func TestOptionsRejected(t *testing.T) {
+// TestBackoffAfterFailedAttempts checks on fake time that 503 storms and refused
+// connections are retried after exactly the delays of the backoff
+// (doubling from 1s, capped at 8s, no jitter), the strategy's limits hold,
+// and a connection that stayed up for WithResetAfter starts the delays
+// again from the base.
+func TestBackoffAfterFailedAttempts(t *testing.T) {
+	type answer struct {
+		status  int           // 0: refuse the connection
+		stayFor time.Duration // for a 200: how long the stream lasts
+	}
 	tests := []struct {
-		name string
-		opt  Option
+		name      string
+		strategy  ErrorStrategy
+		answers   []answer // the last one repeats
+		faults    []string
+		requestAt []time.Duration // when each request arrived
 	}{
-		{"jitter below 0", WithJitter(-0.1)},
-		{"jitter above 1", WithJitter(1.5)},
-		{"negative initial delay", WithInitialDelay(-time.Second)},
-		{"negative max delay", WithMaxDelay(-time.Second)},
-		{"negative read timeout", WithReadTimeout(-time.Second)},
-		{"negative reset threshold", WithResetAfter(-time.Second)},
-		{"zero max event size", WithMaxEventSize(0)},
+		{"503 storm then a long connection",
+			AlwaysContinue(),
+			[]answer{{503, 0}, {503, 0}, {503, 0}, {503, 0}, {503, 0}, {503, 0}, {200, 0}, {200, 2 * time.Minute}, {503, 0}, {200, 10 * time.Second}, {204, 0}},
+			[]string{
+				"fault status 503 final=false delay=1s", "fault status 503 final=false delay=2s",
+				"fault status 503 final=false delay=4s", "fault status 503 final=false delay=8s",
+				"fault status 503 final=false delay=8s", "fault status 503 final=false delay=8s",
+				"fault end final=false delay=8s", // up for no time: the backoff goes on
+				"fault end final=false delay=1s", // up for 2m >= 1m: reset
+				"fault status 503 final=false delay=2s",
+				"fault end final=false delay=4s", // up for 10s < 1m: no reset
+				"fault status 204 final=true delay=0s",
+			},
+			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second, 15 * time.Second, 23 * time.Second, 31 * time.Second,
+				39 * time.Second, 39*time.Second + 2*time.Minute + 1*time.Second, 42*time.Second + 2*time.Minute,
+				56*time.Second + 2*time.Minute},
+		},
+		{"reset after a custom threshold",
+			AlwaysContinue(),
+			[]answer{{503, 0}, {503, 0}, {200, 10 * time.Second}, {503, 0}, {204, 0}},
+			[]string{
+				"fault status 503 final=false delay=1s", "fault status 503 final=false delay=2s",
+				"fault end final=false delay=1s", // up for 10s >= 5s: reset
+				"fault status 503 final=false delay=2s",
+				"fault status 204 final=true delay=0s",
+			},
+			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 14 * time.Second, 16 * time.Second},
+		},
+		{"refusals until the attempts run out",
+			ContinueWithMaxAttempts(3),
+			[]answer{{0, 0}},
+			[]string{
+				"fault refused final=false delay=1s", "fault refused final=false delay=2s",
+				"fault refused final=false delay=4s", "fault refused final=true delay=0s",
+			},
+			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second},
+		},
+		{"503 and refusals until the time limit",
+			ContinueWithTimeLimit(10 * time.Second),
+			[]answer{{503, 0}, {0, 0}},
+			[]string{
+				"fault status 503 final=false delay=1s", "fault refused final=false delay=2s",
+				"fault refused final=false delay=4s", "fault refused final=false delay=8s",
+				"fault refused final=true delay=0s", // 15s after the first failure
+			},
+			[]time.Duration{0, 1 * time.Second, 3 * time.Second, 7 * time.Second, 15 * time.Second},
+		},
 	}
 	for _, tt := range tests {
-		if d, err := New("http://127.0.0.1/", tt.opt); err == nil {
-			d.Close()
-			t.Errorf("New with %s: got no error; want one", tt.name)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				begin := time.Now()
+				var at []time.Duration
+				tr := &ssetest.Transport{Handler: ssetest.Responder(func(*http.Request) ssetest.Response {
+					a := tt.answers[min(len(at)-1, len(tt.answers)-1)]
+					return ssetest.Response{Status: a.status, Steps: []ssetest.Step{ssetest.Write("data: up\n\n"), ssetest.Sleep(a.stayFor)}}
+				})}
+				client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					at = append(at, time.Since(begin))
+					if tt.answers[min(len(at)-1, len(tt.answers)-1)].status == 0 {
+						return nil, refusedError()
+					}
+					return tr.RoundTrip(r)
+				})}
+				resetAfter := time.Minute // the default
+				if tt.name == "reset after a custom threshold" {
+					resetAfter = 5 * time.Second
+				}
+				d, err := New("http://test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithErrorStrategy(tt.strategy),
+					WithJitter(0), WithMaxDelay(8*time.Second), WithResetAfter(resetAfter))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var faults []string
+				d.OnFault(func(_ context.Context, f Fault) {
+					faults = append(faults, describe(f))
+					if got := d.NextRetryDelay(); got != f.RetryDelay {
+						t.Errorf("NextRetryDelay() = %v in OnFault; want the Fault's %v", got, f.RetryDelay)
+					}
+				})
+				// A final 204 is the server's stop, which Run does not report.
+				serverStop := strings.Contains(tt.faults[len(tt.faults)-1], "status 204")
+				if err := d.Run(context.Background()); (err == nil) != serverStop {
+					t.Errorf("Run: got %v; want nil exactly when the server asked to stop", err)
+				}
+				checkActions(t, "faults", faults, tt.faults)
+				if !slices.Equal(at, tt.requestAt) {
+					t.Errorf("requests at\ngot  %v\nwant %v", at, tt.requestAt)
+				}
+			})
+		})
 	}
 }
 
-// The defaults the option docs promise, from the one place that sets them.
-func TestConfigDefaults(t *testing.T) {
-	c := newConfig(nil)
-	checks := []struct {
-		name      string
-		got, want any
+// The retry field replaces the base delay: the next reconnection waits that
+// long, and the backoff doubles from there.
+func TestRetryFieldSetsTheNextDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "retry: 5000\n\n"}, scriptStep{err: errRefused})
+		s := newScripted(t, src, WithErrorStrategy(ContinueWithMaxAttempts(3)))
+		got := pull(t.Context(), s, 100)
+		want := []string{
+			"start 1",
+			faultOf(nil, false, 5*time.Second),
+			faultOf(errRefused, false, 10*time.Second),
+			faultOf(errRefused, false, 20*time.Second),
+			faultOf(errRefused, true, 0),
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("after retry: 5000:\ngot  %q\nwant %q", got, want)
+		}
+		wantGaps := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}
+		if gaps := src.gaps(); !slices.Equal(gaps, wantGaps) {
+			t.Errorf("time between attempts: got %v; want %v", gaps, wantGaps)
+		}
+	})
+}
+
+// The backoff starts again from the base delay once a connection has stayed
+// up for the WithResetAfter threshold, and only then.
+func TestBackoffResetAfterLongConnection(t *testing.T) {
+	tests := []struct {
+		name   string
+		upFor  time.Duration
+		reset  time.Duration
+		wantNx time.Duration // the delay after the long connection ends
 	}{
-		{"HTTP client", c.client, http.DefaultClient},
-		{"method", c.method, http.MethodGet},
-		{"max redirects", c.maxRedirects, 10},
-		{"max event size", c.maxEventSize, 16 << 20},
-		{"read timeout", c.readTimeout, time.Duration(0)},
-		{"initial delay", c.initialDelay, time.Second},
-		{"max delay", c.maxDelay, 30 * time.Second},
-		{"jitter", c.jitter, 0.5},
-		{"reset after", c.resetAfter, time.Minute},
-		{"last event ID", c.lastEventID, ""},
-		{"error strategy retries a refused connection", c.errorStrategy(errRefused, 1000, time.Hour), true},
-		{"error strategy retries an orderly end", c.errorStrategy(nil, 1000, time.Hour), true},
-		{"error strategy stops at a 500", c.errorStrategy(&StatusError{Code: 500}, 1, 0), false},
-		{"error strategy stops at a wrong content type", c.errorStrategy(&ContentTypeError{}, 1, 0), false},
-		{"no user backoff", c.backoff, backoff.BackOff(nil)},
-		{"multiplier", c.multiplier, 2.0},
-		{"min delay", c.minDelay, DefaultMinDelay},
+		{"up for the default 60s", 60 * time.Second, 0, time.Second},
+		{"up for 59s of the default 60s", 59 * time.Second, 0, 4 * time.Second},
+		{"up for 10s of 10s", 10 * time.Second, 10 * time.Second, time.Second},
+		{"up for 9s of 10s", 9 * time.Second, 10 * time.Second, 4 * time.Second},
 	}
-	for _, ch := range checks {
-		if ch.got != ch.want {
-			t.Errorf("default %s: got %v; want %v", ch.name, ch.got, ch.want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused},
+					scriptStep{body: "data: a\n\n", open: tt.upFor}, scriptStep{err: errRefused})
+				opts := []Option{WithErrorStrategy(ContinueWithMaxAttempts(5))}
+				if tt.reset != 0 {
+					opts = append(opts, WithResetAfter(tt.reset))
+				}
+				s := newScripted(t, src, opts...)
+				var delays []time.Duration
+				for a := range s.All(t.Context()) {
+					if f, ok := a.(Fault); ok {
+						delays = append(delays, f.RetryDelay)
+						if len(delays) == 3 {
+							break
+						}
+					}
+				}
+				want := []time.Duration{time.Second, 2 * time.Second, tt.wantNx}
+				if !slices.Equal(delays, want) {
+					t.Errorf("delays: got %v; want %v", delays, want)
+				}
+			})
+		})
+	}
+}
+
+func TestErrorStrategies(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy ErrorStrategy
+		steps    []scriptStep
+		want     []string
+	}{
+		{
+			name:     "AlwaysFail stops at the first failure",
+			strategy: AlwaysFail(),
+			steps:    []scriptStep{{err: errRefused}},
+			want:     []string{faultOf(errRefused, true, 0)},
+		},
+		{
+			name:     "AlwaysFail stops at an orderly end",
+			strategy: AlwaysFail(),
+			steps:    []scriptStep{{body: ":\n"}},
+			want:     []string{"start 1", `comment ""`, faultOf(nil, true, 0)},
+		},
+		{
+			name:     "AlwaysContinue keeps retrying",
+			strategy: AlwaysContinue(),
+			steps:    []scriptStep{{err: errRefused}, {err: errRefused}, {err: errRefused}, {err: errRefused}, {body: ":\n", open: -1}},
+			want: []string{faultOf(errRefused, false, 1*time.Second), faultOf(errRefused, false, 2*time.Second),
+				faultOf(errRefused, false, 4*time.Second), faultOf(errRefused, false, 8*time.Second), "start 5", `comment ""`},
+		},
+		{
+			name:     "ContinueWithMaxAttempts counts consecutive failures",
+			strategy: ContinueWithMaxAttempts(2),
+			steps:    []scriptStep{{err: errRefused}, {err: errRefused}, {err: errRefused}},
+			want:     []string{faultOf(errRefused, false, time.Second), faultOf(errRefused, false, 2*time.Second), faultOf(errRefused, true, 0)},
+		},
+		{
+			name:     "ContinueWithMaxAttempts starts again after a success",
+			strategy: ContinueWithMaxAttempts(1),
+			steps:    []scriptStep{{err: errRefused}, {body: "data: x\n\n"}, {err: errRefused}, {err: errRefused}},
+			want: []string{faultOf(errRefused, false, time.Second), "start 2", msg("x"), faultOf(nil, false, 2*time.Second),
+				faultOf(errRefused, true, 0)},
+		},
+		{
+			// Failures at 0s, 1s, 3s, 7s and 15s after the first: the last is past 10s.
+			name:     "ContinueWithTimeLimit",
+			strategy: ContinueWithTimeLimit(10 * time.Second),
+			steps:    []scriptStep{{err: errRefused}},
+			want: []string{faultOf(errRefused, false, 1*time.Second), faultOf(errRefused, false, 2*time.Second),
+				faultOf(errRefused, false, 4*time.Second), faultOf(errRefused, false, 8*time.Second), faultOf(errRefused, true, 0)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newScripted(t, script(tt.steps...), WithErrorStrategy(tt.strategy))
+				if got := pull(t.Context(), s, len(tt.want)); !slices.Equal(got, tt.want) {
+					t.Errorf("\ngot  %q\nwant %q", got, tt.want)
+				}
+			})
+		})
+	}
+}
+
+// A custom strategy sees the error (nil for an orderly end), the count of
+// consecutive failures and the time since the first of them.
+func TestCustomErrorStrategy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type call struct {
+			err      error
+			failures int
+			elapsed  time.Duration
+		}
+		var calls []call
+		strategy := func(err error, failures int, elapsed time.Duration) bool {
+			calls = append(calls, call{err, failures, elapsed})
+			return len(calls) < 4
+		}
+		src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n", open: 3 * time.Second}, scriptStep{err: errRefused})
+		s := newScripted(t, src, WithErrorStrategy(strategy))
+		pull(t.Context(), s, 100)
+		want := []call{{errRefused, 1, 0}, {errRefused, 2, time.Second}, {nil, 1, 0}, {errRefused, 2, 4 * time.Second}}
+		if !slices.Equal(calls, want) {
+			t.Errorf("strategy calls: got %v; want %v", calls, want)
+		}
+	})
+}
+
+// A 204 stops the stream even when the error strategy would continue; other
+// bad statuses are retried.
+func TestStatus204StopsWhateverTheStrategy(t *testing.T) {
+	for _, code := range []int{204, 503} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var log requestLog
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				log.record(r)
+				w.WriteHeader(code)
+			}))
+			defer srv.Close()
+			strategyCalls := 0
+			got, _ := pullHTTP(t, srv, "", 3, WithInitialDelay(0), WithMinDelay(0), WithErrorStrategy(func(error, int, time.Duration) bool {
+				strategyCalls++
+				return true
+			}))
+			f := got[len(got)-1].(Fault)
+			var se *StatusError
+			if !errors.As(f.Err, &se) || se.Code != code {
+				t.Fatalf("error: got %v; want a *StatusError %d", f.Err, code)
+			}
+			if code == 204 {
+				if len(got) != 1 || !f.Final || log.count() != 1 || strategyCalls != 0 {
+					t.Errorf("204: got actions %v, %d requests, %d strategy calls; want one final Fault, 1 request, 0 calls",
+						got, log.count(), strategyCalls)
+				}
+			} else if len(got) != 3 || f.Final || log.count() != 3 {
+				t.Errorf("%d: got actions %v, %d requests; want 3 retried Faults", code, got, log.count())
+			}
+		})
+	}
+}
+
+// delaysOf ranges over s until n Faults have arrived (or a final
+// one) and returns their retry delays.
+func delaysOf(t *testing.T, s *Stream, n int) []time.Duration {
+	t.Helper()
+	var delays []time.Duration
+	for a := range s.All(t.Context()) {
+		if f, ok := a.(Fault); ok {
+			delays = append(delays, f.RetryDelay)
+			if len(delays) == n || f.Final {
+				break
+			}
 		}
 	}
+	return delays
+}
+
+// A server that sends "retry: 0" and drops each connection at once cannot
+// make the client reconnect faster than the floor, and the delay keeps
+// growing across the short connections.
+func TestRetryZeroIsFloored(t *testing.T) {
+	for _, jitter := range []float64{0, 0.5} {
+		synctest.Test(t, func(t *testing.T) {
+			src := script(scriptStep{body: "retry: 0\n\ndata: x\n\n"})
+			s := newScripted(t, src, WithErrorStrategy(ContinueUnlessRejected()), WithJitter(jitter))
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			for range s.All(ctx) {
+			}
+			gaps := src.gaps()
+			if len(gaps) > 8 {
+				t.Errorf("jitter %v: %d connections in 10s; want at most 8 (delays 0.1s, 0.2s, 0.4s, ... from the floor)", jitter, len(gaps)+1)
+			}
+			for i, g := range gaps {
+				if g < DefaultMinDelay {
+					t.Errorf("jitter %v: gap %d is %v; want at least the floor %v", jitter, i, g, DefaultMinDelay)
+				}
+			}
+			if jitter == 0 {
+				if want := seconds(0.1, 0.2, 0.4, 0.8, 1.6, 3.2); !slices.Equal(gaps, want) {
+					t.Errorf("gaps: got %v; want %v", gaps, want)
+				}
+			}
+		})
+	}
+}
+
+// The server's retry field sets the base delay, and only the base:
+// connections that end early still make it grow, from the new base.
+func TestRetryFieldSetsBaseOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "retry: 300\n\ndata: x\n\n", open: time.Second})
+		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()))
+		if got, want := delaysOf(t, s, 5), seconds(0.3, 0.6, 1.2, 2.4, 4.8); !slices.Equal(got, want) {
+			t.Errorf("delays: got %v; want %v", got, want)
+		}
+	})
+}
+
+// Connections that succeed but end before the reset threshold count as
+// failures for the delay, which grows until one stays up long enough.
+func TestShortConnectionsGrowTheDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := func(d time.Duration) scriptStep { return scriptStep{body: "data: x\n\n", open: d} }
+		src := script(up(time.Second), up(time.Second), up(time.Second), up(time.Minute), up(time.Second))
+		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()))
+		// 1s, 2s, 4s; then up a minute: from the base again (1s); then 2s.
+		if got, want := delaysOf(t, s, 5), seconds(1, 2, 4, 1, 2); !slices.Equal(got, want) {
+			t.Errorf("delays: got %v; want %v", got, want)
+		}
+	})
+}
+
+// WithResetAfter(0) never resets the delay, as the Python client's
+// threshold of 0 does not.
+func TestResetAfterZeroNeverResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{body: "data: x\n\n", open: 2 * time.Hour})
+		s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()), WithResetAfter(0))
+		if got, want := delaysOf(t, s, 4), seconds(1, 2, 4, 8); !slices.Equal(got, want) {
+			t.Errorf("delays: got %v; want %v", got, want)
+		}
+	})
+}
+
+// A Retry-After on a retried 429 or 503 sets the next delay, up to the cap.
+func TestRetryAfterSetsTheDelay(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{"above the backoff", 7 * time.Second, 7 * time.Second},
+		{"below the backoff", time.Millisecond, time.Second},
+		{"capped", 48 * time.Hour, MaxRetryAfter},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := script(scriptStep{err: &StatusError{Code: 503, RetryAfter: tt.retryAfter}})
+				s := newScripted(t, src, WithErrorStrategy(AlwaysContinue()), WithMaxDelay(time.Second))
+				got := delaysOf(t, s, 2)
+				if want := []time.Duration{tt.want, tt.want}; !slices.Equal(got, want) {
+					t.Errorf("delays: got %v; want %v", got, want)
+				}
+				if gaps := src.gaps(); gaps[0] != tt.want {
+					t.Errorf("time to the next attempt: got %v; want %v", gaps[0], tt.want)
+				}
+			})
+		})
+	}
+}
+
+// The same over HTTP: the header of a 503 reaches the reconnection policy.
+func TestRetryAfterOverHTTP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var at []time.Time
+		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			resp, w := memResponse(r)
+			w.Close() // an empty body
+			resp.StatusCode = 503
+			resp.Header.Set("Retry-After", "42")
+			return resp, nil
+		})}
+		s, err := NewStream("http://sse.test/", WithHTTPClient(client), WithErrorStrategy(AlwaysContinue()), WithJitter(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if got := delaysOf(t, s, 2); !slices.Equal(got, seconds(42, 42)) {
+			t.Errorf("delays: got %v; want 42s twice", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(at) < 2 || at[1].Sub(at[0]) != 42*time.Second {
+			t.Errorf("requests at %v; want the second 42s after the first", at)
+		}
+	})
+}
+
+// A user's BackOff is never changed by the stream, so one may serve two
+// streams at once (run with -race); the retry field does not touch it.
+func TestUserBackOffSharedAndUntouched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second), backoff.WithMaxElapsedTime(0))
+		before := *b
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				src := script(scriptStep{body: "retry: 5\n\ndata: x\n\n"})
+				s := newScripted(t, src, WithBackOff(b), WithErrorStrategy(AlwaysContinue()))
+				if got := delaysOf(t, s, 5); len(got) != 5 {
+					t.Errorf("faults: got %v; want 5", got)
+				}
+			}()
+		}
+		wg.Wait()
+		if b.InitialInterval != before.InitialInterval || b.Multiplier != before.Multiplier ||
+			b.MaxInterval != before.MaxInterval || b.RandomizationFactor != before.RandomizationFactor {
+			t.Errorf("the BackOff's settings changed: got %+v; want %+v", *b, before)
+		}
+	})
+}
+
+// A BackOff built long before the stream starts does not give up at once:
+// the stream resets it when it starts (v4's MaxElapsedTime counts from the
+// last Reset).
+func TestUserBackOffBuiltLongBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backoff.NewExponentialBackOff() // MaxElapsedTime 15 minutes
+		time.Sleep(16 * time.Minute)
+		s := newScripted(t, script(scriptStep{err: errRefused}), WithBackOff(b), WithErrorStrategy(AlwaysContinue()))
+		for i, d := range delaysOf(t, s, 3) {
+			if d == 0 {
+				t.Errorf("fault %d: final, with no delay; want a retry", i)
+			}
+		}
+	})
+}
+
+// The shape options of the default backoff are refused with a user's; its
+// bounds apply on top when given.
+func TestUserBackOffWithOptions(t *testing.T) {
+	constant := func() backoff.BackOff { return backoff.NewConstantBackOff(time.Minute) }
+	for _, opt := range []Option{WithInitialDelay(time.Second), WithMultiplier(3)} {
+		if _, err := NewStream("mem://x", WithSource(script(scriptStep{})), WithBackOff(constant()), opt); err == nil {
+			t.Errorf("NewStream with a BackOff and a shape option: got no error; want one")
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{err: errRefused}), WithBackOff(constant()), WithMaxDelay(10*time.Second),
+			WithErrorStrategy(AlwaysContinue()))
+		if got := delaysOf(t, s, 2); !slices.Equal(got, seconds(10, 10)) {
+			t.Errorf("delays under a 10s cap: got %v; want 10s, 10s", got)
+		}
+		s = newScripted(t, script(scriptStep{err: errRefused}), WithBackOff(backoff.NewConstantBackOff(0)),
+			WithErrorStrategy(AlwaysContinue()))
+		if got := delaysOf(t, s, 2); !slices.Equal(got, []time.Duration{DefaultMinDelay, DefaultMinDelay}) {
+			t.Errorf("delays of a zero BackOff: got %v; want the floor", got)
+		}
+	})
+}
+
+// Ranging again after the error strategy gave up waits the next delay
+// before it reconnects, so a loop around the range cannot hammer a server.
+func TestRangeAgainWaitsTheDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := script(scriptStep{err: errRefused})
+		s := newScripted(t, src, WithErrorStrategy(ContinueWithMaxAttempts(1)))
+		for range 3 {
+			for range s.All(t.Context()) {
+			}
+		}
+		// Per range: refused, 1s, refused (final; the next delay is 2s).
+		// The next range's count starts afresh, but not its delay.
+		if got, want := src.gaps(), seconds(1, 2, 4, 8, 16); !slices.Equal(got, want) {
+			t.Errorf("time between attempts: got %v; want %v", got, want)
+		}
+	})
 }

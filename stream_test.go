@@ -1,12 +1,18 @@
 package sse
 
+// Tests of the Stream (stream.go): its iterators, the last event ID,
+// Interrupt and Close, the read timeout, logging, and what a stream costs.
+
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,198 +21,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
+	"github.com/ssekit/sse/ssetest"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
-
-// scriptStep is what one connection attempt of a scriptedSource does.
-type scriptStep struct {
-	err  error         // Open fails with err; otherwise
-	body string        // the body sends these bytes at once,
-	open time.Duration // then stays open this long (-1: until the stream drops it) and ends with io.EOF
-	// dribble, when set, is sent after body every dribbleEvery, before open counts.
-	dribble      []string
-	dribbleEvery time.Duration
-	// feed, when set, is read after the dribble until it is closed; each
-	// string received is sent as one read.
-	feed <-chan string
-}
-
-// scriptOpen records one call of Open.
-type scriptOpen struct {
-	at     time.Time
-	lastID string
-}
-
-// scriptedSource is an in-memory Source: attempt i follows steps[i], and the
-// last step repeats. It works inside a synctest bubble, where its waits
-// use fake time.
-type scriptedSource struct {
-	mu    sync.Mutex
-	steps []scriptStep
-	opens []scriptOpen
-}
-
-func script(steps ...scriptStep) *scriptedSource { return &scriptedSource{steps: steps} }
-
-func (s *scriptedSource) Open(ctx context.Context, lastID string) (io.ReadCloser, error) {
-	s.mu.Lock()
-	i := len(s.opens)
-	s.opens = append(s.opens, scriptOpen{time.Now(), lastID})
-	st := s.steps[min(i, len(s.steps)-1)]
-	s.mu.Unlock()
-	if st.err != nil {
-		return nil, st.err
-	}
-	b := &scriptedBody{ctx: ctx, step: st, closed: make(chan struct{})}
-	if st.body != "" {
-		b.pending = append(b.pending, st.body)
-	}
-	return b, nil
-}
-
-// lastIDs returns the last event ID each attempt was opened with.
-func (s *scriptedSource) lastIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for _, o := range s.opens {
-		ids = append(ids, o.lastID)
-	}
-	return ids
-}
-
-// gaps returns the time between consecutive calls of Open.
-func (s *scriptedSource) gaps() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var d []time.Duration
-	for i := 1; i < len(s.opens); i++ {
-		d = append(d, s.opens[i].at.Sub(s.opens[i-1].at))
-	}
-	return d
-}
-
-func (s *scriptedSource) attempts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.opens)
-}
-
-var errBodyClosed = errors.New("test body closed")
-
-type scriptedBody struct {
-	ctx       context.Context
-	step      scriptStep
-	pending   []string
-	dribbled  int
-	waited    bool
-	closeOnce sync.Once
-	closed    chan struct{}
-}
-
-func (b *scriptedBody) Read(p []byte) (int, error) {
-	if len(b.pending) > 0 {
-		n := copy(p, b.pending[0])
-		if b.pending[0] = b.pending[0][n:]; b.pending[0] == "" {
-			b.pending = b.pending[1:]
-		}
-		return n, nil
-	}
-	if b.dribbled < len(b.step.dribble) {
-		if err := b.wait(b.step.dribbleEvery); err != nil {
-			return 0, err
-		}
-		b.pending = append(b.pending, b.step.dribble[b.dribbled])
-		b.dribbled++
-		return b.Read(p)
-	}
-	if b.step.feed != nil {
-		select {
-		case chunk, ok := <-b.step.feed:
-			if ok {
-				b.pending = append(b.pending, chunk)
-				return b.Read(p)
-			}
-			b.step.feed = nil
-		case <-b.closed:
-			return 0, errBodyClosed
-		case <-b.ctx.Done():
-			return 0, context.Cause(b.ctx)
-		}
-	}
-	if !b.waited && b.step.open != 0 {
-		b.waited = true
-		d := b.step.open
-		if d < 0 {
-			d = time.Duration(1<<63 - 1)
-		}
-		if err := b.wait(d); err != nil {
-			return 0, err
-		}
-	}
-	return 0, io.EOF
-}
-
-func (b *scriptedBody) wait(d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-b.closed:
-		return errBodyClosed
-	case <-b.ctx.Done():
-		return context.Cause(b.ctx)
-	}
-}
-
-func (b *scriptedBody) Close() error {
-	b.closeOnce.Do(func() { close(b.closed) })
-	return nil
-}
-
-// describe writes an action as a string for comparisons.
-func describe(a Action) string {
-	switch a := a.(type) {
-	case Event:
-		return fmt.Sprintf("event type=%q data=%q id=%q last=%q", a.Type, a.Data, a.ID, a.LastEventID)
-	case Comment:
-		return fmt.Sprintf("comment %q", a.Text)
-	case Start:
-		return fmt.Sprintf("start %d", a.Attempt)
-	case Fault:
-		return fmt.Sprintf("fault err=%v final=%v delay=%v", a.Err, a.Final, a.RetryDelay)
-	}
-	return fmt.Sprintf("unknown action %T", a)
-}
-
-// pull ranges over s.All until it ends or n actions have arrived.
-func pull(ctx context.Context, s *Stream, n int) []string {
-	var got []string
-	for a := range s.All(ctx) {
-		got = append(got, describe(a))
-		if len(got) == n {
-			break
-		}
-	}
-	return got
-}
-
-// newScripted returns a Stream over src with jitter off, so delays are exact.
-func newScripted(t *testing.T, src Source, opts ...Option) *Stream {
-	t.Helper()
-	s, err := NewStream("mem://test", append([]Option{WithSource(src), WithJitter(0), WithErrorStrategy(AlwaysFail())}, opts...)...)
-	if err != nil {
-		t.Fatalf("NewStream: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func faultOf(err error, final bool, delay time.Duration) string {
-	return describe(Fault{Err: err, Final: final, RetryDelay: delay})
-}
-
-var errRefused = errors.New("connection refused")
 
 func TestStreamAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -215,7 +33,7 @@ func TestStreamAll(t *testing.T) {
 		got := pull(t.Context(), s, 100)
 		want := []string{
 			"start 1",
-			describe(Event{Type: "add", Data: "a", ID: "7", LastEventID: "7"}),
+			describe(Event{Type: "add", Data: "a", ID: "7", HasID: true, LastEventID: "7"}),
 			`comment " ping"`,
 			describe(Event{Type: "message", Data: "b", LastEventID: "7"}),
 			faultOf(nil, true, 0),
@@ -397,156 +215,6 @@ func TestStreamResumesWithLastEventID(t *testing.T) {
 	}
 }
 
-// The retry field replaces the base delay: the next reconnection waits that
-// long, and the backoff doubles from there.
-func TestStreamRetryFieldSetsDelay(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := script(scriptStep{body: "retry: 5000\n\n"}, scriptStep{err: errRefused})
-		s := newScripted(t, src, WithErrorStrategy(ContinueWithMaxAttempts(3)))
-		got := pull(t.Context(), s, 100)
-		want := []string{
-			"start 1",
-			faultOf(nil, false, 5*time.Second),
-			faultOf(errRefused, false, 10*time.Second),
-			faultOf(errRefused, false, 20*time.Second),
-			faultOf(errRefused, true, 0),
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("after retry: 5000:\ngot  %q\nwant %q", got, want)
-		}
-		wantGaps := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}
-		if gaps := src.gaps(); !slices.Equal(gaps, wantGaps) {
-			t.Errorf("time between attempts: got %v; want %v", gaps, wantGaps)
-		}
-	})
-}
-
-// The backoff starts again from the base delay once a connection has stayed
-// up for the WithResetAfter threshold, and only then.
-func TestStreamBackoffReset(t *testing.T) {
-	tests := []struct {
-		name   string
-		upFor  time.Duration
-		reset  time.Duration
-		wantNx time.Duration // the delay after the long connection ends
-	}{
-		{"up for the default 60s", 60 * time.Second, 0, time.Second},
-		{"up for 59s of the default 60s", 59 * time.Second, 0, 4 * time.Second},
-		{"up for 10s of 10s", 10 * time.Second, 10 * time.Second, time.Second},
-		{"up for 9s of 10s", 9 * time.Second, 10 * time.Second, 4 * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused},
-					scriptStep{body: "data: a\n\n", open: tt.upFor}, scriptStep{err: errRefused})
-				opts := []Option{WithErrorStrategy(ContinueWithMaxAttempts(5))}
-				if tt.reset != 0 {
-					opts = append(opts, WithResetAfter(tt.reset))
-				}
-				s := newScripted(t, src, opts...)
-				var delays []time.Duration
-				for a := range s.All(t.Context()) {
-					if f, ok := a.(Fault); ok {
-						delays = append(delays, f.RetryDelay)
-						if len(delays) == 3 {
-							break
-						}
-					}
-				}
-				want := []time.Duration{time.Second, 2 * time.Second, tt.wantNx}
-				if !slices.Equal(delays, want) {
-					t.Errorf("delays: got %v; want %v", delays, want)
-				}
-			})
-		})
-	}
-}
-
-func TestStreamErrorStrategies(t *testing.T) {
-	tests := []struct {
-		name     string
-		strategy ErrorStrategy
-		steps    []scriptStep
-		want     []string
-	}{
-		{
-			name:     "AlwaysFail stops at the first failure",
-			strategy: AlwaysFail(),
-			steps:    []scriptStep{{err: errRefused}},
-			want:     []string{faultOf(errRefused, true, 0)},
-		},
-		{
-			name:     "AlwaysFail stops at an orderly end",
-			strategy: AlwaysFail(),
-			steps:    []scriptStep{{body: ":\n"}},
-			want:     []string{"start 1", `comment ""`, faultOf(nil, true, 0)},
-		},
-		{
-			name:     "AlwaysContinue keeps retrying",
-			strategy: AlwaysContinue(),
-			steps:    []scriptStep{{err: errRefused}, {err: errRefused}, {err: errRefused}, {err: errRefused}, {body: ":\n", open: -1}},
-			want: []string{faultOf(errRefused, false, 1*time.Second), faultOf(errRefused, false, 2*time.Second),
-				faultOf(errRefused, false, 4*time.Second), faultOf(errRefused, false, 8*time.Second), "start 5", `comment ""`},
-		},
-		{
-			name:     "ContinueWithMaxAttempts counts consecutive failures",
-			strategy: ContinueWithMaxAttempts(2),
-			steps:    []scriptStep{{err: errRefused}, {err: errRefused}, {err: errRefused}},
-			want:     []string{faultOf(errRefused, false, time.Second), faultOf(errRefused, false, 2*time.Second), faultOf(errRefused, true, 0)},
-		},
-		{
-			name:     "ContinueWithMaxAttempts starts again after a success",
-			strategy: ContinueWithMaxAttempts(1),
-			steps:    []scriptStep{{err: errRefused}, {body: "data: x\n\n"}, {err: errRefused}, {err: errRefused}},
-			want: []string{faultOf(errRefused, false, time.Second), "start 2", msg("x"), faultOf(nil, false, 2*time.Second),
-				faultOf(errRefused, true, 0)},
-		},
-		{
-			// Failures at 0s, 1s, 3s, 7s and 15s after the first: the last is past 10s.
-			name:     "ContinueWithTimeLimit",
-			strategy: ContinueWithTimeLimit(10 * time.Second),
-			steps:    []scriptStep{{err: errRefused}},
-			want: []string{faultOf(errRefused, false, 1*time.Second), faultOf(errRefused, false, 2*time.Second),
-				faultOf(errRefused, false, 4*time.Second), faultOf(errRefused, false, 8*time.Second), faultOf(errRefused, true, 0)},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				s := newScripted(t, script(tt.steps...), WithErrorStrategy(tt.strategy))
-				if got := pull(t.Context(), s, len(tt.want)); !slices.Equal(got, tt.want) {
-					t.Errorf("\ngot  %q\nwant %q", got, tt.want)
-				}
-			})
-		})
-	}
-}
-
-// A custom strategy sees the error (nil for an orderly end), the count of
-// consecutive failures and the time since the first of them.
-func TestStreamCustomErrorStrategy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		type call struct {
-			err      error
-			failures int
-			elapsed  time.Duration
-		}
-		var calls []call
-		strategy := func(err error, failures int, elapsed time.Duration) bool {
-			calls = append(calls, call{err, failures, elapsed})
-			return len(calls) < 4
-		}
-		src := script(scriptStep{err: errRefused}, scriptStep{err: errRefused}, scriptStep{body: "data: a\n\n", open: 3 * time.Second}, scriptStep{err: errRefused})
-		s := newScripted(t, src, WithErrorStrategy(strategy))
-		pull(t.Context(), s, 100)
-		want := []call{{errRefused, 1, 0}, {errRefused, 2, time.Second}, {nil, 1, 0}, {errRefused, 2, 4 * time.Second}}
-		if !slices.Equal(calls, want) {
-			t.Errorf("strategy calls: got %v; want %v", calls, want)
-		}
-	})
-}
-
 func TestStreamNextRetryDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newScripted(t, script(scriptStep{err: errRefused}), WithErrorStrategy(ContinueWithMaxAttempts(2)),
@@ -595,7 +263,7 @@ func TestStreamInterruptOpenConnection(t *testing.T) {
 		}
 		want := []string{
 			"start 1",
-			describe(Event{Type: "message", Data: "a", ID: "1", LastEventID: "1"}),
+			describe(Event{Type: "message", Data: "a", ID: "1", HasID: true, LastEventID: "1"}),
 			faultOf(ErrInterrupted, false, time.Second),
 			"start 2",
 			describe(Event{Type: "message", Data: "b", LastEventID: "1"}),
@@ -727,41 +395,6 @@ func TestStreamTooLarge(t *testing.T) {
 	})
 }
 
-// A connection that receives nothing for the read timeout fails with a
-// *TimeoutError and reconnects; every byte restarts the clock.
-func TestStreamReadTimeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := script(
-			scriptStep{body: "data: a\n\n", dribble: []string{":\n", ":\n", ":\n"}, dribbleEvery: 4 * time.Second, open: -1},
-			scriptStep{body: "data: b\n\n"},
-		)
-		s := newScripted(t, src, WithReadTimeout(5*time.Second), WithErrorStrategy(ContinueWithMaxAttempts(1)))
-		start := time.Now()
-		var timeoutAt time.Duration
-		var got []string
-		for a := range s.All(t.Context()) {
-			got = append(got, describe(a))
-			if e, ok := a.(Event); ok && e.Data == "b" {
-				break
-			}
-			var te *TimeoutError
-			if f, ok := a.(Fault); ok && errors.As(f.Err, &te) {
-				timeoutAt = time.Since(start)
-				if te.After != 5*time.Second {
-					t.Errorf("TimeoutError.After: got %v; want 5s", te.After)
-				}
-			}
-		}
-		// Comments at 4s, 8s and 12s; silence from 12s; timeout at 17s.
-		if timeoutAt != 17*time.Second {
-			t.Errorf("timeout: got at %v; want at 17s (actions %q)", timeoutAt, got)
-		}
-		if n := src.attempts(); n != 2 {
-			t.Errorf("attempts: got %d; want 2 (a reconnect after the timeout)", n)
-		}
-	})
-}
-
 // An Interrupt that comes while the stream reports a failure, before its
 // retry delay has begun (e.g. from an OnFault handler), is not lost: the
 // delay is skipped.
@@ -792,26 +425,6 @@ func TestStreamInterruptBeforeConnect(t *testing.T) {
 		s.Interrupt()
 		got := pull(t.Context(), s, 100)
 		want := []string{"start 1", describe(Event{Type: "message", Data: "a"}), faultOf(nil, true, 0)}
-		if !slices.Equal(got, want) {
-			t.Errorf("got %q; want %q", got, want)
-		}
-	})
-}
-
-// The read timeout counts only time spent waiting for bytes: a consumer (or
-// handler) slower than the timeout does not make a live connection fail.
-func TestStreamReadTimeoutIgnoresSlowConsumer(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		src := script(scriptStep{body: "data: a\n\n", dribble: []string{"data: b\n\n"}, dribbleEvery: 4 * time.Second})
-		s := newScripted(t, src, WithReadTimeout(5*time.Second))
-		var got []string
-		for a := range s.All(t.Context()) {
-			got = append(got, describe(a))
-			if _, ok := a.(Event); ok {
-				time.Sleep(10 * time.Second) // a slow consumer
-			}
-		}
-		want := []string{"start 1", describe(Event{Type: "message", Data: "a"}), describe(Event{Type: "message", Data: "b"}), faultOf(nil, true, 0)}
 		if !slices.Equal(got, want) {
 			t.Errorf("got %q; want %q", got, want)
 		}
@@ -1023,7 +636,7 @@ func TestStreamLastEventIDFromAnotherGoroutine(t *testing.T) {
 
 // TestAllocationsPerSmallEvent holds the pull engine and the dispatcher to
 // at most one allocation per small event delivered, setting up the stream
-// included (issue 9's target; the benchmarks report the same figure).
+// included (the benchmarks report the same figure).
 func TestAllocationsPerSmallEvent(t *testing.T) {
 	for _, sh := range benchShapes() {
 		if sh.events < 1000 || len(sh.stream)/sh.events > 200 {
@@ -1060,7 +673,7 @@ func TestAllocationsPerSmallEvent(t *testing.T) {
 
 // TestLongLineAllocationsGrowLinearly checks that the memory a single-line
 // event costs grows with its size and no faster: eight times the line,
-// about eight times the bytes allocated (the LLM shape of issue 9, read in
+// about eight times the bytes allocated (a long generated answer, read in
 // TCP-segment-sized pieces; the scale benchmark checks the time).
 func TestLongLineAllocationsGrowLinearly(t *testing.T) {
 	allocated := func(size int) uint64 {
@@ -1113,9 +726,9 @@ func (r *stallAfter) Close() error {
 	return nil
 }
 
-// TestIdleStreamCost holds idle streams, after their first event, to what
-// issue 9 allows: at most 8 KiB of the library's heap each, no goroutine of
-// its own for a Stream and one for a Dispatcher. The bodies are in memory,
+// TestIdleStreamCost holds idle streams, after their first event, to at
+// most 8 KiB of the library's heap each, no goroutine of its own for a
+// Stream and one for a Dispatcher. The bodies are in memory,
 // so nothing of net/http is counted (bench/cmd/idle measures over HTTP).
 func TestIdleStreamCost(t *testing.T) {
 	const n = 300
@@ -1168,5 +781,289 @@ func TestIdleStreamCost(t *testing.T) {
 		if per := float64(goroutines) / n; per < float64(m.goroutines)-0.05 || per > float64(m.goroutines)+0.05 {
 			t.Errorf("%s: %d goroutines for %d idle streams; want %d each", name, goroutines, n, m.goroutines)
 		}
+	}
+}
+
+// A range that broke out of its loop leaves the connection to the next
+// range, which answers to its own context: cancelling it ends a read that
+// is blocked on that connection.
+func TestStreamRangeObeysItsOwnContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(t, script(scriptStep{body: "data: x\n\n", open: -1}))
+		for a := range s.All(t.Context()) {
+			if _, ok := a.(Event); ok {
+				break // the connection stays open, with nothing more to read
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() {
+			time.Sleep(time.Second)
+			cancel()
+		}()
+		start := time.Now()
+		for a := range s.All(ctx) {
+			t.Errorf("second range: got %s; want nothing before its context ends", describe(a))
+		}
+		if waited := time.Since(start); waited != time.Second {
+			t.Errorf("second range ended after %v; want when its context ended, 1s", waited)
+		}
+	})
+}
+
+// A range whose context was cancelled cannot end a later range: many
+// rounds, so that a late cancel callback of the first has its chance.
+func TestStreamRangeAfterCancelledRange(t *testing.T) {
+	s := newScripted(t, script(scriptStep{body: "data: x\n\n", open: -1}))
+	for i := range 2000 {
+		ctx, cancel := context.WithCancel(t.Context())
+		for range s.All(ctx) {
+			cancel() // ends this range, and its connection
+		}
+		cancel()
+		live, stop := context.WithCancel(t.Context())
+		var got []string
+		for a := range s.All(live) {
+			if got = append(got, describe(a)); len(got) == 2 {
+				stop() // and so its connection: the next round connects again
+			}
+		}
+		stop()
+		if want := []string{"start " + strconv.Itoa(2*i+2), msg("x")}; !slices.Equal(got, want) {
+			t.Fatalf("round %d: a range with a live context got %q; want %q", i, got, want)
+		}
+	}
+}
+
+// Breaking out of an iteration and then closing the stream ends the
+// connection and its span: nobody iterates any more to do it.
+func TestStreamCloseAfterBreakEndsConnection(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: a\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	rec := tracetest.NewSpanRecorder()
+	s, err := NewStream(srv.URL, WithErrorStrategy(AlwaysFail()), WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range s.Events(context.Background()) {
+		break
+	}
+	if n := len(rec.Ended()); n != 0 {
+		t.Fatalf("after break: %d spans ended; want 0 (the connection stays open)", n)
+	}
+	s.Close()
+	if n := len(rec.Ended()); n != 1 {
+		t.Fatalf("after Close: %d spans ended; want 1", n)
+	}
+}
+
+// TestReadTimeout covers WithReadTimeout wherever a connection can go
+// silent: waiting for the response head, which is one deadline for the
+// whole head, and between bytes of the body, where every byte restarts the
+// clock. Time a consumer or a handler spends on an event does not count.
+// A timeout is a retried Fault with a *TimeoutError, and the next attempt
+// resumes from the last event ID. The rows in memory run on fake time and
+// check when everything happened; the rows on sockets check the same over
+// HTTP/1.1 and HTTP/2, without timings.
+func TestReadTimeout(t *testing.T) {
+	type row struct {
+		name    string
+		socket  bool // on loopback sockets over HTTP/1.1 and HTTP/2, not in memory on fake time
+		handler bool // consume through a Dispatcher's handlers instead of ranging over the Stream
+		timeout time.Duration
+		// The server: HTTP responses in order, the last repeating, or the
+		// attempts of a scripted Source.
+		responses []ssetest.Response
+		steps     []scriptStep
+		slow      time.Duration // what the consumer or handler spends on each event
+		slowStart time.Duration // and on each Start
+		want      []string      // the actions, each after the time it came at (in memory)
+		requests  []time.Duration
+		lastIDs   []string // the Last-Event-ID of each attempt
+	}
+	write := func(s ...string) []ssetest.Step {
+		var steps []ssetest.Step
+		for _, x := range s {
+			steps = append(steps, ssetest.Write(x))
+		}
+		return steps
+	}
+	endB := ssetest.Response{Steps: write("id: 2\ndata: b\n\n")}
+	evB := `event message id="2" last="2" "b" has_id`
+	rows := []row{
+		{
+			name: "head never comes", handler: true, timeout: 30 * time.Second,
+			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Stall()}}, endB},
+			want:      []string{"30s fault timeout 30s final=false delay=1s", "31s start 2", "31s " + evB, "31s fault end final=true delay=0s"},
+			requests:  seconds(0, 31), lastIDs: []string{"", ""},
+		},
+		{
+			name: "head later than the timeout", timeout: 2 * time.Second,
+			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Sleep(3 * time.Second), ssetest.Write("data: late\n\n")}}, endB},
+			want:      []string{"2s fault timeout 2s final=false delay=1s", "3s start 2", "3s " + evB, "3s fault end final=true delay=0s"},
+			requests:  seconds(0, 3), lastIDs: []string{"", ""},
+		},
+		{
+			name: "silence after a ping", handler: true, timeout: 30 * time.Second,
+			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\n"), ssetest.Sleep(10 * time.Second), ssetest.Write(": ping\n"), ssetest.Stall()}}, endB},
+			want: []string{"0s start 1", `0s event message id="1" last="1" "a" has_id`, `10s comment " ping"`,
+				"40s fault timeout 30s final=false delay=1s", "41s start 2", "41s " + evB, "41s fault end final=true delay=0s"},
+			requests: seconds(0, 41), lastIDs: []string{"", "1"},
+		},
+		{
+			name: "every body byte restarts the clock", timeout: 5 * time.Second,
+			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\n"), ssetest.Trickle(":\n:\n:\n", 2, 4*time.Second), ssetest.Stall()}}, endB},
+			want: []string{"0s start 1", `0s event message id="1" last="1" "a" has_id`, `0s comment ""`, `4s comment ""`, `8s comment ""`,
+				"13s fault timeout 5s final=false delay=1s", "14s start 2", "14s " + evB, "14s fault end final=true delay=0s"},
+			requests: seconds(0, 14), lastIDs: []string{"", "1"},
+		},
+		{
+			name: "every byte from a Source restarts the clock", timeout: 5 * time.Second,
+			steps: []scriptStep{{body: "id: 1\ndata: a\n\n", dribble: []string{":\n", ":\n", ":\n"}, dribbleEvery: 4 * time.Second, open: -1}, {body: "id: 2\ndata: b\n\n"}},
+			want: []string{"0s start 1", `0s event message id="1" last="1" "a" has_id`, `4s comment ""`, `8s comment ""`, `12s comment ""`,
+				"17s fault timeout 5s final=false delay=1s", "18s start 2", "18s " + evB, "18s fault end final=true delay=0s"},
+			requests: seconds(0, 18), lastIDs: []string{"", "1"},
+		},
+		{
+			name: "bytes more often than the timeout", timeout: 2 * time.Second,
+			steps:    []scriptStep{{dribble: []string{"data: 1\n\n", ": tick\n", "data: 2\n\n", ": tick\n"}, dribbleEvery: 1500 * time.Millisecond}},
+			want:     []string{"0s start 1", "1.5s " + msg("1"), `3s comment " tick"`, "4.5s " + msg("2"), `6s comment " tick"`, "6s fault end final=true delay=0s"},
+			requests: seconds(0), lastIDs: []string{""},
+		},
+		{
+			name: "a slow consumer does not count", timeout: 5 * time.Second, slow: 10 * time.Second,
+			steps:    []scriptStep{{body: "data: a\n\n", dribble: []string{"data: b\n\n"}, dribbleEvery: 4 * time.Second}},
+			want:     []string{"0s start 1", "0s " + msg("a"), "14s " + msg("b"), "24s fault end final=true delay=0s"},
+			requests: seconds(0), lastIDs: []string{""},
+		},
+		{
+			name: "a slow handler does not count", handler: true, timeout: 5 * time.Second, slow: time.Minute,
+			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: slow\n\n"),
+				ssetest.Trickle(": ping\n: ping\n: ping\n", 7, time.Second), ssetest.Write("id: 2\ndata: after\n\n")}}},
+			want: []string{"0s start 1", `0s event message id="1" last="1" "slow" has_id`, `1m0s comment " ping"`, `1m1s comment " ping"`, `1m2s comment " ping"`,
+				`1m2s event message id="2" last="2" "after" has_id`, "2m2s fault end final=true delay=0s"},
+			requests: seconds(0), lastIDs: []string{""},
+		},
+		{
+			name: "a slow start handler does not count", handler: true, timeout: 5 * time.Second, slowStart: time.Minute,
+			responses: []ssetest.Response{{Steps: write("id: 1\ndata: a\n\n")}},
+			want:      []string{"0s start 1", `1m0s event message id="1" last="1" "a" has_id`, "1m0s fault end final=true delay=0s"},
+			requests:  seconds(0), lastIDs: []string{""},
+		},
+		{
+			name: "silence after an event", socket: true, handler: true, timeout: 50 * time.Millisecond,
+			responses: []ssetest.Response{{Steps: []ssetest.Step{ssetest.Write("id: 1\ndata: a\n\n"), ssetest.Stall()}}, endB},
+			want: []string{"start 1", `event message id="1" last="1" "a" has_id`, "fault timeout 50ms final=false delay=1ms",
+				"start 2", evB, "fault end final=true delay=0s"},
+			lastIDs: []string{"", "1"},
+		},
+	}
+
+	// check runs one row against a stream at url, with opts to reach the
+	// server; requests reports when each attempt began and its last event ID.
+	check := func(t *testing.T, tt row, url string, requests func() ([]time.Duration, []string), opts ...Option) {
+		begin := time.Now()
+		var l recorder
+		add := func(a Action) {
+			if tt.socket {
+				l.add("%s", describe(a))
+				return
+			}
+			l.add("%v %s", time.Since(begin), describe(a))
+		}
+		opts = append(opts, WithReadTimeout(tt.timeout), WithJitter(0),
+			WithErrorStrategy(func(err error, failures int, _ time.Duration) bool { return err != nil && failures < 3 }))
+		if tt.socket {
+			opts = append(opts, WithInitialDelay(time.Millisecond), WithMinDelay(0))
+		}
+		if tt.handler {
+			d, err := New(url, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.OnStart(func(_ context.Context, s Start) { add(s); time.Sleep(tt.slowStart) })
+			d.OnEvent(func(_ context.Context, ev Event) { add(ev); time.Sleep(tt.slow) })
+			d.OnComment(func(_ context.Context, c Comment) { add(c) })
+			d.OnFault(func(_ context.Context, f Fault) { add(f) })
+			if err := d.Run(context.Background()); err != nil {
+				t.Fatalf("Run: got %v; want nil after the orderly end", err)
+			}
+		} else {
+			s, err := NewStream(url, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for a := range s.All(t.Context()) {
+				add(a)
+				switch a.(type) {
+				case Event:
+					time.Sleep(tt.slow)
+				case Start:
+					time.Sleep(tt.slowStart)
+				}
+			}
+		}
+		checkActions(t, "actions", l.get(), tt.want)
+		at, ids := requests()
+		if !tt.socket && !slices.Equal(at, tt.requests) {
+			t.Errorf("attempts at %v; want at %v", at, tt.requests)
+		}
+		if !slices.Equal(ids, tt.lastIDs) {
+			t.Errorf("Last-Event-ID of each attempt: got %q; want %q", ids, tt.lastIDs)
+		}
+	}
+	for _, tt := range rows {
+		if tt.socket {
+			t.Run(tt.name, func(t *testing.T) {
+				var respond ssetest.Responder // a fresh sequence for each mode
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { respond.ServeHTTP(w, r) })
+				run(t, h, func(t *testing.T, srv *httptest.Server) {
+					respond = ssetest.Sequence(tt.responses...)
+					var ids recorder
+					client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+						ids.add("%s", r.Header.Get("Last-Event-ID"))
+						return srv.Client().Transport.RoundTrip(r)
+					})}
+					check(t, tt, srv.URL, func() ([]time.Duration, []string) { return nil, ids.get() }, WithHTTPClient(client))
+				})
+			})
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				if tt.steps != nil {
+					src := script(tt.steps...)
+					begin := time.Now()
+					check(t, tt, "", func() ([]time.Duration, []string) {
+						var at []time.Duration
+						for _, o := range src.opens {
+							at = append(at, o.at.Sub(begin))
+						}
+						return at, src.lastIDs()
+					}, WithSource(src))
+					return
+				}
+				begin := time.Now()
+				var at []time.Duration
+				var ids []string
+				tr := &ssetest.Transport{Handler: ssetest.Sequence(tt.responses...)}
+				client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					at = append(at, time.Since(begin)) // on the goroutine of the stream
+					ids = append(ids, r.Header.Get("Last-Event-ID"))
+					return tr.RoundTrip(r)
+				})}
+				check(t, tt, "http://sse.test/", func() ([]time.Duration, []string) { return at, ids }, WithHTTPClient(client))
+			})
+		})
 	}
 }
