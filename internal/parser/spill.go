@@ -1,5 +1,7 @@
 package parser
 
+import "bytes"
+
 // This file handles data lines longer than the parser's buffer. Other long
 // lines grow the buffer until they fit; a data line instead has what was
 // read of it moved into the event's data whenever the buffer fills, and
@@ -115,13 +117,17 @@ func (p *Parser) endSpill(rest []byte) error {
 
 // joinChunks makes the event's data one buffer again, once the event is
 // complete: joining after each spilled line would copy the data so far
-// once per line.
+// once per line. bytes.Join allocates without clearing the memory first
+// (make would clear it all, only for the copy to overwrite it: a quarter of
+// the time of an 8 MiB event); the last part it joins is room for an id,
+// which TakeData appends to the data it hands over.
 func (p *Parser) joinChunks() {
-	// Room for an id: TakeData appends one to the data it hands over.
-	joined := make([]byte, 0, p.chunkedLen+len(p.data)+64)
-	for _, c := range p.chunks {
-		joined = append(joined, c...)
-	}
-	p.data = append(joined, p.data...)
+	n := p.chunkedLen + len(p.data)
+	parts := append(p.chunks, p.data, idPad[:])
+	p.data = bytes.Join(parts, nil)[:n]
 	p.chunks, p.chunkedLen = nil, 0
 }
+
+// idPad is joined after spilled data as room for an id; only its length
+// matters.
+var idPad [idRoom]byte
