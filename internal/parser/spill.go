@@ -102,6 +102,11 @@ func (p *Parser) appendSpilled(b []byte) error {
 // larger one.
 func (p *Parser) nextChunk() {
 	if len(p.data) > 0 {
+		if p.chunks == nil {
+			// Room for the chunks of a line of 16 MiB: the list does not
+			// grow by steps (an allocation each) as an 8 MiB line fills it.
+			p.chunks = make([][]byte, 0, 20)
+		}
 		p.chunks = append(p.chunks, p.data)
 		p.chunkedLen += len(p.data)
 	}
