@@ -238,10 +238,10 @@ func (d *Dispatcher) serve(ctx context.Context) {
 // lets go of it before serve's teardown runs, however run ends.
 func (d *Dispatcher) run(ctx context.Context) {
 	started := d.signalStart
-	for st := range d.s.steps(ctx, d.wantsComments) {
+	for st, ev := range d.s.steps(ctx, d.wantsComments) {
 		switch st.kind {
 		case kindEvent:
-			deliver(d, d.handlers.Load().events(st.event.Type), st.ctx, st.event)
+			deliver(d, d.handlers.Load().events(ev.Type), st.ctx, ev)
 		case kindComment:
 			deliver(d, d.handlers.Load().comment, st.ctx, st.comment)
 		case kindStart:

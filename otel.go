@@ -205,34 +205,47 @@ const flushBytes = 4 << 10
 // meteredBody is a connection's body as the parser reads it, in the way
 // otelhttp wraps a response body: it counts the bytes read and, before a
 // read, adds the pending counts to the instruments, so that they are
-// current whenever the stream waits for bytes. Checking for pending counts
-// costs a few comparisons per read (a flush per read would cost an SDK call
-// or more), and the parser is held as itself, not as an interface, because
-// a method call per read costs a trickling server (one byte per read) 8%.
+// current whenever the stream waits for bytes. It also runs the stream's
+// read timeout, only while a Read waits for bytes (so that time a consumer
+// or a handler takes does not count as silence): one wrapper rather than
+// two, as every wrapper costs a call per read, which a trickling server
+// (one byte per read) pays per byte. Checking for pending counts costs a
+// few comparisons per read (a flush per read would cost an SDK call or
+// more), and the parser is held as itself, not as an interface, for the
+// same reason.
 type meteredBody struct {
-	r   io.Reader
-	t   *telemetry
-	ctx context.Context // the attempt's, so that exemplars point at its span
-	p   *parser.Parser  // counts the comment lines, those nobody receives included
-	n   int64           // bytes read on this connection
+	r     io.Reader
+	t     *telemetry
+	ctx   context.Context // the attempt's, so that exemplars point at its span
+	p     *parser.Parser  // counts the comment lines, those nobody receives included
+	n     int64           // bytes read on this connection
+	timer *time.Timer     // the read timeout, nil for none; runs during a Read
+	d     time.Duration   // what timer is reset to
 }
 
-func (b *meteredBody) Read(p []byte) (int, error) {
+func (b *meteredBody) Read(p []byte) (n int, err error) {
 	t := b.t
 	if len(t.dirty) > 0 || b.n-t.countedBytes >= flushBytes || b.p.Comments() != t.countedComments {
 		t.flush(b.ctx, b.n, b.p.Comments())
 	}
-	n, err := b.r.Read(p)
+	if b.timer == nil {
+		n, err = b.r.Read(p)
+	} else {
+		b.timer.Reset(b.d)
+		n, err = b.r.Read(p)
+		b.timer.Stop()
+	}
 	b.n += int64(n)
 	return n, err
 }
 
-// meter returns body wrapped to count what the attempt of ctx reads and to
-// keep the metrics current; p is the parser that reads it. The wrapper
-// belongs to t and serves one connection at a time, so a connection
-// allocates none.
-func (t *telemetry) meter(ctx context.Context, body io.Reader, p *parser.Parser) io.Reader {
-	t.body = meteredBody{r: body, t: t, ctx: ctx, p: p}
+// meter returns body wrapped to count what the attempt of ctx reads, to
+// keep the metrics current, and to run the read timeout timer, which fires
+// after d without bytes (nil: no timeout); p is the parser that reads it.
+// The wrapper belongs to t and serves one connection at a time, so a
+// connection allocates none.
+func (t *telemetry) meter(ctx context.Context, body io.Reader, p *parser.Parser, timer *time.Timer, d time.Duration) io.Reader {
+	t.body = meteredBody{r: body, t: t, ctx: ctx, p: p, timer: timer, d: d}
 	return &t.body
 }
 

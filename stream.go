@@ -88,11 +88,11 @@ const (
 )
 
 // step is one action of the stream as the internal iterator yields it. It
-// is the stream's own and is overwritten by the next step.
+// is the stream's own and is overwritten by the next step. An event is not
+// in it: steps yields it beside the step.
 type step struct {
 	kind    actionKind
 	ctx     context.Context // the attempt's: it carries the connection's span
-	event   Event
 	comment Comment
 	start   Start
 	fault   Fault
@@ -156,11 +156,11 @@ func NewStream(url string, opts ...Option) (*Stream, error) {
 // cannot hammer the server.
 func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 	return func(yield func(Action) bool) {
-		for st := range s.steps(ctx, wantAll) {
+		for st, ev := range s.steps(ctx, wantAll) {
 			var a Action
 			switch st.kind {
 			case kindEvent:
-				a = st.event
+				a = ev
 			case kindComment:
 				a = st.comment
 			case kindStart:
@@ -182,10 +182,10 @@ func (s *Stream) All(ctx context.Context) iter.Seq[Action] {
 // behaves as [Stream.All].
 func (s *Stream) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		for st := range s.steps(ctx, wantNoComments) {
+		for st, ev := range s.steps(ctx, wantNoComments) {
 			switch {
 			case st.kind == kindEvent:
-				if !yield(st.event, nil) {
+				if !yield(ev, nil) {
 					return
 				}
 			case st.kind == kindFault && st.err != nil:
@@ -202,13 +202,16 @@ func wantNoComments() bool { return false }
 // steps is the stream's one iterator: All, Events and the Dispatcher are
 // loops over it. wantComments is asked before each step: while it says no,
 // comment lines are counted but not handed up. The step yielded is valid
-// until the loop body returns.
-func (s *Stream) steps(ctx context.Context, wantComments func() bool) iter.Seq[*step] {
-	return func(yield func(*step) bool) {
+// until the loop body returns; the event of a kindEvent step comes beside
+// it, by value: kept in the stream (on the heap), its strings would cost a
+// GC write barrier each, on every event, while a collection runs.
+func (s *Stream) steps(ctx context.Context, wantComments func() bool) iter.Seq2[*step, Event] {
+	return func(yield func(*step, Event) bool) {
 		defer s.begin(ctx)()
 		for {
 			s.p.SkipComments(!wantComments())
-			if !s.next(ctx) || !yield(&s.cur) {
+			ev, ok := s.next(ctx)
+			if !ok || !yield(&s.cur, ev) {
 				return
 			}
 		}
@@ -374,16 +377,16 @@ func (s *Stream) logger() logrus.FieldLogger {
 	return s.log.WithField("url", s.logURL)
 }
 
-// next advances the stream to its next action and leaves it in s.cur; it
-// returns false when the iteration is over.
-func (s *Stream) next(ctx context.Context) bool {
+// next advances the stream to its next action and leaves it in s.cur, and
+// an event in ev; it returns false when the iteration is over.
+func (s *Stream) next(ctx context.Context) (ev Event, ok bool) {
 	if s.cur.kind == kindFault && s.state == stateStopped {
-		return false // the Fault that stopped the stream has been handed out
+		return ev, false // the Fault that stopped the stream has been handed out
 	}
 	// The step handed out last is the caller's now: keep no large text of it
 	// while the stream waits for bytes.
-	if len(s.cur.event.Data)+len(s.cur.event.ID) > maxKeptText || len(s.cur.comment.Text) > maxKeptText {
-		s.cur.event, s.cur.comment = Event{}, Comment{}
+	if len(s.cur.comment.Text) > maxKeptText {
+		s.cur.comment = Comment{}
 	}
 	for {
 		// ctx.Err as well as halt: halt misses a cancel made in the loop body
@@ -392,31 +395,31 @@ func (s *Stream) next(ctx context.Context) bool {
 		// on Done costs several times more.)
 		if s.halt.Load() || ctx.Err() != nil {
 			s.halted()
-			return false
+			return ev, false
 		}
 		switch s.state {
 		case stateWait:
 			if !s.sleep(ctx, s.wait) {
 				s.halted()
-				return false
+				return ev, false
 			}
 			s.state = stateConnect
 		case stateConnect:
 			if err := s.connect(ctx); err != nil {
-				return s.end(ctx, err)
+				return ev, s.end(ctx, err)
 			}
 			s.state = stateOpen
 			s.cur.kind = kindStart
-			return true
+			return ev, true
 		case stateOpen:
 			k, err := s.p.Next()
 			switch k {
 			case parser.Event:
-				s.cur.kind, s.cur.event = kindEvent, s.buildEvent()
-				return true
+				s.cur.kind = kindEvent
+				return s.buildEvent(), true
 			case parser.Comment:
 				s.cur.kind, s.cur.comment = kindComment, s.commentText()
-				return true
+				return ev, true
 			case parser.Retry:
 				s.policy.setBase(s.p.Retry())
 				continue
@@ -424,12 +427,12 @@ func (s *Stream) next(ctx context.Context) bool {
 				s.setLastEventID(string(s.p.LastID()))
 				continue
 			}
-			return s.end(ctx, parseError(err, s.maxEventSize))
+			return ev, s.end(ctx, parseError(err, s.maxEventSize))
 		case stateBroken:
 			s.state, s.cur.kind = stateStopped, kindFault
-			return true
+			return ev, true
 		default:
-			return false
+			return ev, false
 		}
 	}
 }
@@ -464,7 +467,7 @@ func (s *Stream) connect(ctx context.Context) error {
 	s.conn = conn{ctx: cctx, cancel: cancel, span: span}
 	if d := s.readTimeout; d > 0 {
 		// Until the response head has arrived this is one deadline; after
-		// that, the timeoutReader restarts it with every read.
+		// that, each read of the body restarts it (see telemetry.meter).
 		s.conn.timer = time.AfterFunc(d, func() { cancel(&TimeoutError{After: d}) })
 	}
 	s.logger().WithFields(logrus.Fields{"attempt": s.attempts, "last_event_id": lastID}).Debug("sse: connecting")
@@ -475,12 +478,10 @@ func (s *Stream) connect(ctx context.Context) error {
 	s.conn.body = body
 	s.conn.opened = time.Now()
 	s.conn.unhook = context.AfterFunc(cctx, func() { body.Close() })
-	var r io.Reader = body
 	if s.conn.timer != nil {
 		s.conn.timer.Stop() // from now on it runs only while a Read waits
-		r = &timeoutReader{r: body, timer: s.conn.timer, d: s.readTimeout}
 	}
-	s.p.Reset(s.tel.meter(cctx, r, &s.p), s.maxEventSize)
+	s.p.Reset(s.tel.meter(cctx, body, &s.p, s.conn.timer, s.readTimeout), s.maxEventSize)
 	s.cur.ctx = cctx
 	s.cur.start = startOf(s.attempts, body)
 	s.logger().WithField("attempt", s.attempts).Info("sse: connected")
@@ -621,19 +622,4 @@ func (s *Stream) sleep(ctx context.Context, d time.Duration) bool {
 		}
 		return false
 	}
-}
-
-// timeoutReader runs the read timeout only while a Read waits for bytes, so
-// that time the consumer or a handler takes does not count as silence.
-type timeoutReader struct {
-	r     io.Reader
-	timer *time.Timer
-	d     time.Duration
-}
-
-func (t *timeoutReader) Read(b []byte) (int, error) {
-	t.timer.Reset(t.d)
-	n, err := t.r.Read(b)
-	t.timer.Stop()
-	return n, err
 }

@@ -666,6 +666,9 @@ func (p *Parser) fill() error {
 	if err := p.makeRoom(); err != nil {
 		return err
 	}
+	if p.spilling && p.start == p.end {
+		return p.readSpilled()
+	}
 	for empty := 0; ; {
 		n, err := p.r.Read(p.buf[p.end:])
 		p.end += n

@@ -445,6 +445,16 @@ func TestParseLongDataLines(t *testing.T) {
 		{name: "CR", in: []string{"data: " + long + "\r\r"}, want: recs(recEv("", long, ""))},
 		{name: "among short lines", in: []string{"data: a\ndata: " + long + "\ndata: b\nid: 7\n\n"}, want: recs(recEvID("", "a\n"+long+"\nb", "7"))},
 		{name: "several chunks", in: []string{"data: " + huge + "\n\n"}, want: recs(recEv("", huge, ""))},
+		// ASCII lines are read straight into the data once the buffer fills.
+		{name: "ASCII, CR", in: []string{"data: " + x(5000) + "\r\r"}, want: recs(recEv("", x(5000), ""))},
+		{name: "ASCII, CRLF", in: []string{"data: " + x(70000) + "\r\n\r\n"}, want: recs(recEv("", x(70000), ""))},
+		{name: "several chunks, CR", in: []string{"data: " + huge + "\r\r"}, want: recs(recEv("", huge, ""))},
+		{name: "ASCII, then an event", in: []string{"data: " + x(70000) + "\n\nid: 1\ndata: z\n\n"}, want: recs(recEv("", x(70000), ""), recEvID("", "z", "1"))},
+		{name: "ASCII, then ill-formed bytes", in: []string{"data: " + x(70000) + "\xff" + x(9) + "\n\n"}, want: recs(recEv("", x(70000)+"\uFFFD"+x(9), ""))},
+		{name: "ASCII, then a cut character", in: []string{"data: " + x(70000) + "\xe2\x82\n\n"}, want: recs(recEv("", x(70000)+"\uFFFD", ""))},
+		{name: "ASCII line at the limit", max: 100000, in: []string{"data: " + x(99994) + "\n\n"}, want: recs(recEv("", x(99994), ""))},
+		{name: "ASCII line over the limit", max: 100000, in: []string{"data: " + x(99995) + "\n\n"}, want: recs(recTooLarge(100000))},
+		{name: "ASCII event over the limit", max: 100000, in: []string{"data: " + x(60000) + "\ndata: " + x(60000) + "\n\n"}, want: recs(recTooLarge(100000))},
 		{name: "two long lines", in: []string{"data: " + long + "\ndata: " + huge + "\n\n"}, want: recs(recEv("", long+"\n"+huge, ""))},
 		{name: "ill-formed bytes", in: []string{"data: " + long + "\xff" + long + "\n\n"}, want: recs(recEv("", long+"\uFFFD"+long, ""))},
 		{name: "then a short event", in: []string{"data: " + long + "\n\ndata: z\n\n"}, want: recs(recEv("", long, ""), recEv("", "z", ""))},
@@ -550,6 +560,7 @@ func TestParseEndlessInputIsBounded(t *testing.T) {
 		pattern string
 	}{
 		{"endless line", "x"},
+		{"endless data line", "data: xxxxxxxx"}, // a data line, then "data: " inside its value
 		{"endless event", "data: 0123456789\n"},
 		{"endless comment", ":"},
 	}
