@@ -43,7 +43,7 @@ func NewDecoder(r io.Reader) *Decoder {
 func (d *Decoder) SetMaxEventSize(n int) {
 	d.err = nil
 	if n < 1 {
-		d.err = errors.New("sse: SetMaxEventSize needs at least 1 byte")
+		d.err = &ConfigError{Setting: "SetMaxEventSize", Reason: "needs at least 1 byte"}
 		return
 	}
 	d.max = n

@@ -88,8 +88,9 @@ func TestDecoderMaxEventSizeValues(t *testing.T) {
 	for _, n := range []int{0, -1, math.MinInt} {
 		d := NewDecoder(strings.NewReader(longLines))
 		d.SetMaxEventSize(n)
-		if d.Next() || d.Err() == nil || !strings.Contains(d.Err().Error(), "SetMaxEventSize") {
-			t.Errorf("SetMaxEventSize(%d): Next and Err gave %v; want an error naming SetMaxEventSize", n, d.Err())
+		var ce *ConfigError
+		if d.Next() || !errors.As(d.Err(), &ce) || ce.Setting != "SetMaxEventSize" {
+			t.Errorf("SetMaxEventSize(%d): Next and Err gave %v; want a *ConfigError naming SetMaxEventSize", n, d.Err())
 		}
 	}
 	d := NewDecoder(strings.NewReader(longLines))

@@ -148,12 +148,13 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("sse: more than %d redirects (last to %s)", e.Limit, e.URL)
 }
 
-// ConfigError reports a URL or option that [New] and [NewStream] reject
-// because no request could be made with it: a URL without a host or with a
-// scheme other than http and https, a header name or method that is not an
-// HTTP token, or a header or last event ID value with a control character
-// that net/http refuses to send. Its text never quotes a header value or a
-// credential.
+// ConfigError reports a URL or option that [New] and [NewStream] reject:
+// a URL without a host or with a scheme other than http and https, a header
+// name or method that is not an HTTP token, a header or last event ID value
+// with a control character that net/http refuses to send, or an option value
+// the stream cannot work with (a negative duration, a jitter outside 0..1,
+// a multiplier below 1, a size limit below 1, an http.Client with a
+// Timeout). Its text never quotes a header value or a credential.
 type ConfigError struct {
 	Setting string // what is wrong: "URL", or an option such as "WithHeader"
 	Reason  string // why, for people

@@ -6,7 +6,6 @@ package sse
 // reconnection policy (reconnect.go) and the telemetry (otel.go).
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -102,19 +101,30 @@ func newConfig(opts []Option) *config {
 
 // validate rejects configurations that cannot work.
 func (c *config) validate() error {
+	negative := func(name string, d time.Duration) error {
+		if d < 0 {
+			return &ConfigError{Setting: name, Reason: "a negative duration"}
+		}
+		return nil
+	}
 	switch {
 	case c.client.Timeout != 0:
-		return errors.New("sse: http.Client.Timeout cuts every stream off; use WithReadTimeout")
-	case c.initialDelay < 0 || c.maxDelay < 0 || c.readTimeout < 0 || c.resetAfter < 0 || c.minDelay < 0:
-		return errors.New("sse: negative duration in options")
+		return &ConfigError{Setting: "WithHTTPClient", Reason: "http.Client.Timeout cuts every stream off; use WithReadTimeout"}
 	case c.multiplier < 1 || math.IsInf(c.multiplier, 0) || math.IsNaN(c.multiplier):
-		return errors.New("sse: WithMultiplier takes a finite factor of at least 1")
+		return &ConfigError{Setting: "WithMultiplier", Reason: "takes a finite factor of at least 1"}
 	case c.backoff != nil && (c.setInitialDelay || c.setMultiplier):
-		return errors.New("sse: WithInitialDelay and WithMultiplier shape the default backoff; with WithBackOff, shape the BackOff itself")
+		return &ConfigError{Setting: "WithBackOff",
+			Reason: "WithInitialDelay and WithMultiplier shape the default backoff; with WithBackOff, shape the BackOff itself"}
 	case c.maxEventSize < 1:
-		return errors.New("sse: WithMaxEventSize needs at least 1 byte")
+		return &ConfigError{Setting: "WithMaxEventSize", Reason: "needs at least 1 byte"}
 	case !(c.jitter >= 0 && c.jitter <= 1): // NaN too
-		return errors.New("sse: WithJitter takes a fraction from 0 to 1")
+		return &ConfigError{Setting: "WithJitter", Reason: "takes a fraction from 0 to 1"}
+	}
+	for _, err := range []error{negative("WithInitialDelay", c.initialDelay), negative("WithMaxDelay", c.maxDelay),
+		negative("WithMinDelay", c.minDelay), negative("WithReadTimeout", c.readTimeout), negative("WithResetAfter", c.resetAfter)} {
+		if err != nil {
+			return err
+		}
 	}
 	if c.source == nil { // the request options concern HTTP alone
 		return c.validateRequest()

@@ -71,9 +71,15 @@ func TestOptionsRejected(t *testing.T) {
 			d.Close()
 			t.Errorf("New with %s: got no error; want one", tt.name)
 		}
-		if s, err := NewStream("mem://x", WithSource(script(scriptStep{})), tt.opt); err == nil {
+		s, err := NewStream("mem://x", WithSource(script(scriptStep{})), tt.opt)
+		if err == nil {
 			s.Close()
 			t.Errorf("NewStream with a Source and %s: got no error; want one", tt.name)
+			continue
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Setting == "" {
+			t.Errorf("NewStream with %s: got %v; want a *ConfigError naming the option", tt.name, err)
 		}
 	}
 }
