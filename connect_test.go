@@ -332,7 +332,7 @@ func TestHTTPDispatcherResume(t *testing.T) {
 	})
 	run(t, h, func(t *testing.T, srv *httptest.Server) {
 		log = requestLog{}
-		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
+		d, err := New(srv.URL, WithHTTPClient(srv.Client()), WithInitialDelay(time.Millisecond), WithMinDelay(0), WithErrorStrategy(AlwaysContinue()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1000,13 +1000,8 @@ func TestHTTPContentEncoding(t *testing.T) {
 // Fault named for it, retried after the backoff until the strategy gives up,
 // and Start and Wait report the refusal.
 func TestHTTPRefusedConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String() + "/"
-	ln.Close()
-	d, err := New(url, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithErrorStrategy(ContinueWithMaxAttempts(2)),
+	url := "http://" + refusedAddr(t) + "/"
+	d, err := New(url, WithHTTPClient(testClient(t)), WithErrorStrategy(ContinueWithMaxAttempts(2)),
 		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0))
 	if err != nil {
 		t.Fatal(err)

@@ -857,7 +857,7 @@ func TestDispatcherInterruptFromHandlerResumes(t *testing.T) {
 		return ssetest.Response{Steps: []ssetest.Step{ssetest.Write(ssetest.Encode(rest...) + "data: tail\n\n")}}
 	}))
 	defer srv.Close()
-	d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(testClient(t)), WithErrorStrategy(AlwaysContinue()),
+	d, err := New(srv.URL, WithHTTPClient(testClient(t)), WithErrorStrategy(AlwaysContinue()),
 		WithInitialDelay(time.Millisecond), WithMinDelay(0), WithJitter(0))
 	if err != nil {
 		t.Fatal(err)

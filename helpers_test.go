@@ -550,3 +550,15 @@ func newScriptedDispatcher(t *testing.T, src Source, opts ...Option) *Dispatcher
 	t.Cleanup(func() { d.Close() })
 	return d
 }
+
+// refusedAddr returns a loopback address where nothing listens.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

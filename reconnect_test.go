@@ -370,7 +370,7 @@ func TestBackoffAfterFailedAttempts(t *testing.T) {
 				if tt.name == "reset after a custom threshold" {
 					resetAfter = 5 * time.Second
 				}
-				d, err := New("http://test/", WithErrorStrategy(AlwaysFail()), WithHTTPClient(client), WithErrorStrategy(tt.strategy),
+				d, err := New("http://test/", WithHTTPClient(client), WithErrorStrategy(tt.strategy),
 					WithJitter(0), WithMaxDelay(8*time.Second), WithResetAfter(resetAfter))
 				if err != nil {
 					t.Fatal(err)

@@ -105,18 +105,6 @@ const (
 	secretLocPw = "loc-s3cret-pw"
 )
 
-// refusedAddr returns a loopback address where nothing listens.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // No credential and no hidden query value reaches an error, a log entry or
 // a span, whether it came in the stream's URL or in a server's redirect;
 // the errors keep their types.

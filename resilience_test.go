@@ -99,7 +99,7 @@ func TestResumeAfterRandomCuts(t *testing.T) {
 		mu.Lock()
 		next, lastIDs = 0, nil
 		mu.Unlock()
-		d, err := New(srv.URL, WithErrorStrategy(AlwaysFail()), WithHTTPClient(srv.Client()),
+		d, err := New(srv.URL, WithHTTPClient(srv.Client()),
 			WithErrorStrategy(AlwaysContinue()),
 			WithInitialDelay(time.Millisecond), WithMinDelay(0), WithMaxDelay(time.Millisecond), WithJitter(0))
 		if err != nil {

@@ -440,7 +440,7 @@ func TestStreamLogging(t *testing.T) {
 		logger.SetLevel(logrus.DebugLevel)
 		src := script(scriptStep{err: &StatusError{Code: 503}}, scriptStep{body: "id: 4\ndata: secret-data\n\n"},
 			scriptStep{err: errRefused})
-		s, err := NewStream("http://user:pw@stream.test/feed", WithErrorStrategy(AlwaysFail()), WithSource(src), WithJitter(0), WithLogger(logger),
+		s, err := NewStream("http://user:pw@stream.test/feed", WithSource(src), WithJitter(0), WithLogger(logger),
 			WithErrorStrategy(ContinueWithMaxAttempts(1)))
 		if err != nil {
 			t.Fatal(err)
@@ -450,7 +450,7 @@ func TestStreamLogging(t *testing.T) {
 		s.Close()
 		// An orderly end under AlwaysFail, and a 204, stop the stream at Info.
 		for _, step := range []scriptStep{{body: "data: x\n\n"}, {err: &StatusError{Code: 204}}} {
-			s2, _ := NewStream("http://stream.test/", WithErrorStrategy(AlwaysFail()), WithSource(script(step)), WithLogger(logger), WithErrorStrategy(AlwaysFail()))
+			s2, _ := NewStream("http://stream.test/", WithSource(script(step)), WithLogger(logger), WithErrorStrategy(AlwaysFail()))
 			pull(t.Context(), s2, 100)
 			s2.Close()
 		}
