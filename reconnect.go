@@ -231,7 +231,7 @@ func (r *reconnector) start() error {
 		return nil
 	}
 	r.started = true
-	return callUser("backoff", func() { r.user.Reset() })
+	return callBackOff(func() { r.user.Reset() })
 }
 
 // setBase applies the server's retry field: it replaces the base delay and
@@ -244,7 +244,7 @@ func (r *reconnector) decide(e ending, now time.Time) (retry bool, d time.Durati
 	if r.resetAfter > 0 && e.lasted >= r.resetAfter {
 		r.growth = 0
 		if r.user != nil {
-			if err := callUser("backoff", func() { r.user.Reset() }); err != nil {
+			if err := callBackOff(func() { r.user.Reset() }); err != nil {
 				return false, 0, err
 			}
 		}
@@ -277,7 +277,7 @@ func (r *reconnector) decide(e ending, now time.Time) (retry bool, d time.Durati
 // stop.
 func (r *reconnector) delay(e ending) (d time.Duration, ok bool, err error) {
 	if r.user != nil {
-		if err := callUser("backoff", func() { d = r.user.NextBackOff() }); err != nil || d == backoff.Stop {
+		if err := callBackOff(func() { d = r.user.NextBackOff() }); err != nil || d == backoff.Stop {
 			return 0, false, err
 		}
 	} else {
@@ -318,10 +318,14 @@ func callUser(what string, fn func()) (err error) {
 			err = &PanicError{Value: v, Stack: debug.Stack(), Func: what}
 		}
 	}()
-	if what == "backoff" {
-		userBackOffMu.Lock()
-		defer userBackOffMu.Unlock()
-	}
 	fn()
 	return nil
+}
+
+// callBackOff runs fn, a call into the user's BackOff, as callUser does,
+// and under userBackOffMu.
+func callBackOff(fn func()) error {
+	userBackOffMu.Lock()
+	defer userBackOffMu.Unlock()
+	return callUser("backoff", fn)
 }
