@@ -21,18 +21,13 @@ const (
 	maxKeptText      = 128
 )
 
-// commentText returns the comment next just reported. Its string is made
-// only for callers that want it, and a repeated comment (a heartbeat)
-// reuses the last one.
-func (s *Stream) commentText() Comment {
-	c := s.p.Comment()
-	if len(c) > maxKeptText {
-		return Comment{Text: string(c)}
+// setComment puts the comment the parser just reported in s.cur. Its string
+// is made only for callers that want it, and a repeated comment (a
+// heartbeat) reuses the last one, which next keeps only while it is short.
+func (s *Stream) setComment() {
+	if c := s.p.Comment(); s.cur.comment.Text != string(c) {
+		s.cur.comment.Text = string(c)
 	}
-	if s.comment.Text != string(c) {
-		s.comment.Text = string(c)
-	}
-	return s.comment
 }
 
 // buildEvent turns the parser's event into an Event whose strings share one

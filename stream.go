@@ -61,7 +61,6 @@ type Stream struct {
 	lastType  *eventType // the type of the last event, checked first
 	block     []byte     // the block small events are cut from
 	blockUsed int        // how much of block is taken
-	comment   Comment    // the last comment, reused while comments repeat
 
 	cur step // the action the iterator yields
 }
@@ -418,7 +417,8 @@ func (s *Stream) next(ctx context.Context) (ev Event, ok bool) {
 				s.cur.kind = kindEvent
 				return s.buildEvent(), true
 			case parser.Comment:
-				s.cur.kind, s.cur.comment = kindComment, s.commentText()
+				s.cur.kind = kindComment
+				s.setComment()
 				return ev, true
 			case parser.Retry:
 				s.policy.setBase(s.p.Retry())
