@@ -89,6 +89,8 @@ type Parser struct {
 	err          error // the Reader's error, returned once the buffer is empty
 	// fullReads counts the reads in a row that filled the room they were
 	// given (see busyReads); after a short one, the next read may wait.
+	// Tiny reads (a server trickling bytes) are not counted: a field
+	// written on their path costs them several percent.
 	fullReads int
 
 	// A data line longer than the buffer is moved into data as it arrives
@@ -686,14 +688,8 @@ func (p *Parser) fill() error {
 		return p.readSpilled()
 	}
 	for empty := 0; ; {
-		room := len(p.buf) - p.end
 		n, err := p.r.Read(p.buf[p.end:])
 		p.end += n
-		if n == room && 2*room >= p.size {
-			p.fullReads++
-		} else {
-			p.fullReads = 0
-		}
 		if err != nil {
 			p.err = err
 		}
@@ -712,6 +708,7 @@ func (p *Parser) fill() error {
 		}
 		from := p.end - n
 		if n > shortScan || from < p.start {
+			p.countRead(n, len(p.buf)-from)
 			p.checkUTF8()
 			return nil
 		}
@@ -729,6 +726,20 @@ func (p *Parser) fill() error {
 	}
 }
 
+// countRead counts a read of n bytes into room bytes of the buffer, and
+// grows the buffer for the next once reads are seen to keep filling it.
+func (p *Parser) countRead(n, room int) {
+	if n < room || 2*room < p.size {
+		p.fullReads = 0
+		return
+	}
+	if p.fullReads++; p.fullReads >= busyReads && len(p.buf) < busyBufSize {
+		if size := bufSize(busyBufSize, p.max); len(p.buf) < size {
+			p.moveTo(make([]byte, size))
+		}
+	}
+}
+
 // makeRoom makes room at the end of the buffer for a read: it moves the
 // unread bytes to the front, and when they fill the buffer, it spills a long
 // data line into the event's data (see spill.go) or grows the buffer, up to
@@ -738,10 +749,6 @@ func (p *Parser) makeRoom() error {
 	// the next long data line; a larger one goes at once.
 	if len(p.buf) > spillBufSize {
 		p.shrink(spillBufSize)
-	}
-	if size := bufSize(busyBufSize, p.max); p.fullReads >= busyReads && len(p.buf) < size {
-		p.moveTo(make([]byte, size))
-		return nil
 	}
 	if p.end < len(p.buf) {
 		return nil
