@@ -308,7 +308,7 @@ func (d *Dispatcher) stopping() bool {
 
 // deliver calls handlers in registration order; a failed one becomes a
 // Fault.
-func deliver[A any](d *Dispatcher, hs []handlerFunc[A], ctx context.Context, a A) {
+func deliver[A any](d *Dispatcher, hs []handler[A], ctx context.Context, a A) {
 	for _, h := range hs {
 		if d.stopping() {
 			return // Close or cancel from a handler: no further handler runs
@@ -338,13 +338,17 @@ func (d *Dispatcher) deliverFault(ctx context.Context, f Fault) {
 }
 
 // call runs one handler; a panic becomes a *PanicError.
-func call[A any](h handlerFunc[A], ctx context.Context, a A) (err error) {
+func call[A any](h handler[A], ctx context.Context, a A) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = newPanicError(v)
 		}
 	}()
-	return h(ctx, a)
+	if h.fn != nil {
+		h.fn(ctx, a)
+		return nil
+	}
+	return h.try(ctx, a)
 }
 
 // onDispatcherGoroutine reports whether the caller runs on the dispatcher

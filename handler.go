@@ -80,31 +80,28 @@ func (Comment) action() {}
 func (Start) action()   {}
 func (Fault) action()   {}
 
-// handlerFunc is a handler as the dispatcher holds it; the error it returns
-// (a *DecodeError from OnJSON) becomes a Fault.
-type handlerFunc[A any] func(context.Context, A) error
-
-// infallible holds fn, which cannot fail, as a handlerFunc.
-func infallible[A any](fn func(context.Context, A)) handlerFunc[A] {
-	return func(ctx context.Context, a A) error {
-		fn(ctx, a)
-		return nil
-	}
+// handler is a handler as the dispatcher holds it: fn, or for one that
+// can fail (OnJSON), try, whose error (a *DecodeError) becomes a Fault.
+// Holding fn itself, not a wrapper that returns nil, spares a call and a
+// copy of the action on every delivery.
+type handler[A any] struct {
+	fn  func(context.Context, A)
+	try func(context.Context, A) error
 }
 
 // handlers is the dispatcher's routing table. The event path reads it
 // through an atomic pointer, without a lock; a registration publishes a new
 // table (see register).
 type handlers struct {
-	all     []handlerFunc[Event]            // for event types without their own list
-	byType  map[string][]handlerFunc[Event] // registration order, all-type handlers included
-	comment []handlerFunc[Comment]
-	start   []handlerFunc[Start]
-	fault   []handlerFunc[Fault]
+	all     []handler[Event]            // for event types without their own list
+	byType  map[string][]handler[Event] // registration order, all-type handlers included
+	comment []handler[Comment]
+	start   []handler[Start]
+	fault   []handler[Fault]
 }
 
 // events returns the handlers for an event type, in registration order.
-func (h *handlers) events(typ string) []handlerFunc[Event] {
+func (h *handlers) events(typ string) []handler[Event] {
 	if hs, ok := h.byType[typ]; ok {
 		return hs
 	}
@@ -132,13 +129,13 @@ func (d *Dispatcher) register(edit func(h *handlers)) {
 // table is appended to (under regMu), so the slot written lies beyond every
 // published length and no reader has read it or will before the new table
 // is stored.
-func grow[A any](hs []handlerFunc[A], fn handlerFunc[A]) []handlerFunc[A] {
+func grow[A any](hs []handler[A], fn handler[A]) []handler[A] {
 	return append(hs, fn)
 }
 
 // route registers an event handler for the given types, or for all types
 // when none are given.
-func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
+func (d *Dispatcher) route(r handler[Event], types ...string) {
 	d.register(func(h *handlers) {
 		h.byType = maps.Clone(h.byType) // readers of the old table look types up in it
 		if len(types) == 0 {
@@ -149,7 +146,7 @@ func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
 			return
 		}
 		if h.byType == nil {
-			h.byType = make(map[string][]handlerFunc[Event])
+			h.byType = make(map[string][]handler[Event])
 		}
 		for _, t := range types {
 			hs, ok := h.byType[t]
@@ -171,7 +168,7 @@ func (d *Dispatcher) route(r handlerFunc[Event], types ...string) {
 // time, and may be registered before or after Start. ctx carries the
 // connection's trace span.
 func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...string) {
-	d.route(infallible(fn), types...)
+	d.route(handler[Event]{fn: fn}, types...)
 }
 
 // OnComment registers fn for comment lines. It runs on the dispatcher
@@ -180,13 +177,13 @@ func (d *Dispatcher) OnEvent(fn func(ctx context.Context, ev Event), types ...st
 // if registered while the dispatcher waits for bytes, gets the comments
 // that follow the next event (or start, or fault).
 func (d *Dispatcher) OnComment(fn func(ctx context.Context, c Comment)) {
-	d.register(func(h *handlers) { h.comment = grow(h.comment, infallible(fn)) })
+	d.register(func(h *handlers) { h.comment = grow(h.comment, handler[Comment]{fn: fn}) })
 }
 
 // OnStart registers fn for every successful connection. It runs on the
 // dispatcher goroutine before any event of that connection.
 func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
-	d.register(func(h *handlers) { h.start = grow(h.start, infallible(fn)) })
+	d.register(func(h *handlers) { h.start = grow(h.start, handler[Start]{fn: fn}) })
 }
 
 // OnFault registers fn for faults: connections that failed or ended, and
@@ -194,7 +191,7 @@ func (d *Dispatcher) OnStart(fn func(ctx context.Context, s Start)) {
 // dispatcher goroutine after the failure it reports, and before any
 // reconnection delay. A panic inside fn is logged and otherwise ignored.
 func (d *Dispatcher) OnFault(fn func(ctx context.Context, f Fault)) {
-	d.register(func(h *handlers) { h.fault = grow(h.fault, infallible(fn)) })
+	d.register(func(h *handlers) { h.fault = grow(h.fault, handler[Fault]{fn: fn}) })
 }
 
 // OnJSON registers fn for events of type typ whose data is the JSON encoding
@@ -202,12 +199,12 @@ func (d *Dispatcher) OnFault(fn func(ctx context.Context, f Fault)) {
 // *[DecodeError], fn is not called, and the stream goes on. Like every
 // handler, fn runs on the dispatcher goroutine.
 func OnJSON[T any](d *Dispatcher, typ string, fn func(ctx context.Context, v T, ev Event)) {
-	d.route(func(ctx context.Context, ev Event) error {
+	d.route(handler[Event]{try: func(ctx context.Context, ev Event) error {
 		var v T
 		if err := json.Unmarshal([]byte(ev.Data), &v); err != nil {
 			return &DecodeError{Event: ev, Err: err}
 		}
 		fn(ctx, v, ev)
 		return nil
-	}, typ)
+	}}, typ)
 }

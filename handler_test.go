@@ -151,7 +151,7 @@ func copiedBy(old, new *handlers) int {
 
 // moved returns len(old) if new no longer shares old's array, and 0 if it
 // does.
-func moved[A any](old, new []handlerFunc[A]) int {
+func moved[A any](old, new []handler[A]) int {
 	if len(old) == 0 || &old[0] == &new[0] {
 		return 0
 	}

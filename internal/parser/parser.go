@@ -56,6 +56,12 @@ const (
 	// maxEmptyReads is how many reads in a row may return 0, nil: a Reader
 	// that keeps doing so is broken.
 	maxEmptyReads = 100
+	// busyReads full reads in a row (each of at least half the first size)
+	// say that bytes are queued faster than the parser takes them: the
+	// buffer then grows to busyBufSize, so that each read (often a system
+	// call, or a lock in an HTTP/2 body) brings many events, not a few.
+	busyReads   = 4
+	busyBufSize = 32 << 10
 )
 
 // Parser reads lines from one connection at a time and interprets their
@@ -81,6 +87,11 @@ type Parser struct {
 	clean        bool // the last line lies within valid
 	bomDone      bool
 	err          error // the Reader's error, returned once the buffer is empty
+	// fullReads counts the reads in a row that filled the room they were
+	// given (see busyReads); after a short one, the next read may wait.
+	// Tiny reads (a server trickling bytes) are not counted: a field
+	// written on their path costs them several percent.
+	fullReads int
 
 	// A data line longer than the buffer is moved into data as it arrives
 	// (see spill.go): spilling says one is under way, spilled counts its
@@ -143,7 +154,7 @@ func (p *Parser) restart(r io.Reader, err error) {
 	p.r, p.err = r, err
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
 	p.valid, p.badTo = 0, 0
-	p.skipLF, p.bomDone = false, false
+	p.skipLF, p.bomDone, p.fullReads = false, false, 0
 	p.spilling, p.spilled, p.chunks, p.chunkedLen = false, 0, nil, 0
 	p.tidyUp()
 	p.clearBlock()
@@ -191,7 +202,13 @@ func (p *Parser) Release() {
 // a read that may wait for a long time: an idle parser holds its buffers at
 // their first size only.
 func (p *Parser) dropKept() {
-	p.shrink(p.size)
+	// A busy stream's last read filled its buffer: more is queued, and the
+	// next read will not wait. (A server that stops just after such a read
+	// leaves the buffer at busyBufSize while it waits, as one that stops
+	// in the middle of an event does.)
+	if p.fullReads == 0 {
+		p.shrink(p.size)
+	}
 	if cap(p.data) > keptData {
 		p.data = nil
 	}
@@ -667,6 +684,7 @@ func (p *Parser) fill() error {
 		return err
 	}
 	if p.spilling && p.start == p.end {
+		p.fullReads = 0 // these reads go into data: the buffer's count starts again after the line
 		return p.readSpilled()
 	}
 	for empty := 0; ; {
@@ -690,6 +708,7 @@ func (p *Parser) fill() error {
 		}
 		from := p.end - n
 		if n > shortScan || from < p.start {
+			p.countRead(n, len(p.buf)-from)
 			p.checkUTF8()
 			return nil
 		}
@@ -703,6 +722,20 @@ func (p *Parser) fill() error {
 		// is room.
 		if lineEnd || p.err != nil || p.end == len(p.buf) {
 			return nil
+		}
+	}
+}
+
+// countRead counts a read of n bytes into room bytes of the buffer, and
+// grows the buffer for the next once reads are seen to keep filling it.
+func (p *Parser) countRead(n, room int) {
+	if n < room || 2*room < p.size {
+		p.fullReads = 0
+		return
+	}
+	if p.fullReads++; p.fullReads >= busyReads && len(p.buf) < busyBufSize {
+		if size := bufSize(busyBufSize, p.max); len(p.buf) < size {
+			p.moveTo(make([]byte, size))
 		}
 	}
 }

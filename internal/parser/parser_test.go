@@ -795,3 +795,70 @@ func FuzzParseIdleBuffers(f *testing.F) {
 		}
 	})
 }
+
+// sizeRecorder records the room each read was given.
+type sizeRecorder struct {
+	r     io.Reader
+	rooms []int
+}
+
+func (r *sizeRecorder) Read(b []byte) (int, error) {
+	r.rooms = append(r.rooms, len(b))
+	return r.r.Read(b)
+}
+
+// TestParseBusyReads checks that the read buffer grows while reads keep
+// filling it (bytes are queued: fewer, larger reads), that reads which come
+// short leave it at its first size, and that a parser which has drained a
+// busy stream waits for more with its first size only.
+func TestParseBusyReads(t *testing.T) {
+	events := strings.Repeat("id: 123456\nevent: update\ndata: {\"seq\":123456,\"payload\":\"abcdefghijklmnopqrstuvwxyz\"}\n\n", 2000)
+	parse := func(r io.Reader) (*Parser, *sizeRecorder, int) {
+		var p Parser
+		rec := &sizeRecorder{r: r}
+		p.Reset(rec, 1<<20)
+		n := 0
+		for {
+			k, err := p.Next()
+			if err != nil {
+				if err != errStalled && err != io.EOF {
+					t.Fatal(err)
+				}
+				return &p, rec, n
+			}
+			if k == Event {
+				n++
+			}
+		}
+	}
+
+	// Everything queued at once, as a socket behind a fast server.
+	_, rec, n := parse(inReadsOf([]byte(events), len(events)))
+	if n != 2000 {
+		t.Fatalf("got %d events; want 2000", n)
+	}
+	if most := slices.Max(rec.rooms); most < busyBufSize/2 {
+		t.Errorf("reads of a busy stream were given at most %d bytes; want about %d", most, busyBufSize)
+	}
+	if len(rec.rooms) > len(events)/(busyBufSize/4) {
+		t.Errorf("%d reads for %d bytes queued at once; want far fewer", len(rec.rooms), len(events))
+	}
+
+	// Events that come one at a time: every read is short.
+	one := strings.Index(events, "\n\n") + 2
+	_, rec, _ = parse(inReadsOf([]byte(events), one))
+	if most := slices.Max(rec.rooms); most > initialBufSize {
+		t.Errorf("reads of events that come one by one were given up to %d bytes; want at most %d", most, initialBufSize)
+	}
+
+	// A busy stream drained, then a wait: back to the first size for it.
+	r := &stallingReader{}
+	r.chunks = inReadsOf([]byte(events), 64<<10).(*splitReader).chunks
+	p, rec, _ := parse(r)
+	if most := slices.Max(rec.rooms); most < busyBufSize/2 {
+		t.Fatalf("the busy part's reads were given at most %d bytes; want about %d", most, busyBufSize)
+	}
+	if got, want := len(p.buf), initialBufSize; got != want {
+		t.Errorf("waiting after a drained busy stream with a %d-byte buffer; want %d", got, want)
+	}
+}
