@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -718,19 +719,25 @@ func TestHugeEventAllocations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 29 MB several times")
 	}
+	// The least of a few counts: allocations elsewhere in the process
+	// (another test's goroutines) only add to a count.
 	allocs := func(data string) float64 {
 		body := []byte("data: " + data + "\n\n")
-		return testing.AllocsPerRun(3, func() {
-			src := WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
-				return io.NopCloser(&chunkReader{body, 0}), nil
-			}))
-			s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), src)
-			for ev := range s.Events(context.Background()) {
-				if len(ev.Data) != len(data) {
-					t.Fatalf("got %d bytes of data; want %d", len(ev.Data), len(data))
+		least := math.Inf(1)
+		for range 3 {
+			least = min(least, testing.AllocsPerRun(2, func() {
+				src := WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+					return io.NopCloser(&chunkReader{body, 0}), nil
+				}))
+				s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), src)
+				for ev := range s.Events(context.Background()) {
+					if len(ev.Data) != len(data) {
+						t.Fatalf("got %d bytes of data; want %d", len(ev.Data), len(data))
+					}
 				}
-			}
-		})
+			}))
+		}
+		return least
 	}
 	small := allocs(`{"seq":1}`)
 	for _, size := range []int{7_000_000, 8 << 20, 14_000_000} {
