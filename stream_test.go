@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -706,45 +705,6 @@ func TestLongLineAllocationsGrowLinearly(t *testing.T) {
 		t.Logf("a line of %d bytes allocated %d bytes, %.2f times the line", size, got, float64(got)/float64(size))
 		if got > 5*uint64(size)+64<<10 {
 			t.Errorf("a line of %d bytes allocated %d bytes; want at most five times the line, and 64 KiB", size, got)
-		}
-	}
-}
-
-// TestHugeEventAllocations checks that one event of many megabytes, of the
-// sizes the contract harness sends and a flag service's full set may take,
-// costs a handful of allocations beyond what a small event costs: the
-// chunks that hold its data as it arrives, and the buffer they are joined
-// into.
-func TestHugeEventAllocations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("reads 29 MB several times")
-	}
-	// The least of a few counts: allocations elsewhere in the process
-	// (another test's goroutines) only add to a count.
-	allocs := func(data string) float64 {
-		body := []byte("data: " + data + "\n\n")
-		least := math.Inf(1)
-		for range 3 {
-			least = min(least, testing.AllocsPerRun(2, func() {
-				src := WithSource(SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
-					return io.NopCloser(&chunkReader{body, 0}), nil
-				}))
-				s, _ := NewStream("", WithErrorStrategy(AlwaysFail()), src)
-				for ev := range s.Events(context.Background()) {
-					if len(ev.Data) != len(data) {
-						t.Fatalf("got %d bytes of data; want %d", len(ev.Data), len(data))
-					}
-				}
-			}))
-		}
-		return least
-	}
-	small := allocs(`{"seq":1}`)
-	for _, size := range []int{7_000_000, 8 << 20, 14_000_000} {
-		got := allocs(strings.Repeat("x", size)) - small
-		t.Logf("an event of %d bytes: %.0f allocations more than a small one", size, got)
-		if got > 5 {
-			t.Errorf("an event of %d bytes made %.0f allocations more than a small one; want at most 5", size, got)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -548,6 +549,41 @@ func TestParseLineEndingWithItsChunk(t *testing.T) {
 	// The first two chunks hold 4*minSpillChunk bytes (see nextChunk).
 	if short, full := allocs(4*minSpillChunk-1), allocs(4*minSpillChunk); full != short {
 		t.Errorf("a line that fills its chunks made %.0f allocations; want %.0f, as one a byte shorter", full, short)
+	}
+}
+
+// TestParseHugeLineAllocations checks that one event of many megabytes, of
+// the sizes the contract harness sends and a flag service's full set may
+// take, costs a handful of allocations beyond what a small event costs:
+// the chunks that hold its data as it arrives, and the buffer they are
+// joined into.
+func TestParseHugeLineAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 29 MB several times")
+	}
+	// The least of a few counts: allocations elsewhere in the process (a
+	// goroutine another test left to end) only add to a count.
+	allocs := func(data string) float64 {
+		in := []byte("data: " + data + "\n\n")
+		least := math.Inf(1)
+		for range 3 {
+			least = min(least, testing.AllocsPerRun(2, func() {
+				var p Parser
+				p.Reset(bytes.NewReader(in), 16<<20)
+				if k, err := p.Next(); k != Event || err != nil || len(p.Data()) != len(data) {
+					t.Fatalf("got record %d, error %v, %d bytes of data; want the event of %d", k, err, len(p.Data()), len(data))
+				}
+			}))
+		}
+		return least
+	}
+	small := allocs(`{"seq":1}`)
+	for _, size := range []int{7_000_000, 8 << 20, 14_000_000} {
+		got := allocs(strings.Repeat("x", size)) - small
+		t.Logf("an event of %d bytes: %.0f allocations more than a small one", size, got)
+		if got > 5 {
+			t.Errorf("an event of %d bytes made %.0f allocations more than a small one; want at most 5", size, got)
+		}
 	}
 }
 
