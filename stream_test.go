@@ -672,9 +672,15 @@ func TestAllocationsPerSmallEvent(t *testing.T) {
 }
 
 // TestLongLineAllocationsGrowLinearly checks that the memory a single-line
-// event costs grows with its size and no faster: eight times the line,
-// about eight times the bytes allocated (a long generated answer, read in
-// TCP-segment-sized pieces; the scale benchmark checks the time).
+// event costs grows with its size and no faster, from 256 KiB to 4 MiB (a
+// long generated answer, read in TCP-segment-sized pieces; the scale
+// benchmark checks the time). The bound is five times the line: the chunks
+// that hold a spilled line grow fourfold, so a line just past one chunk
+// leaves most of the next unused, and then it is joined into one buffer of
+// its size; the stream itself takes a few KiB more. The unused room is
+// never cleared or written, so it costs no time; a smaller growth factor
+// would cost more allocations per line (doubling: twice as many, for at
+// most three times the line).
 func TestLongLineAllocationsGrowLinearly(t *testing.T) {
 	allocated := func(size int) uint64 {
 		body := []byte("data: " + strings.Repeat("x", size) + "\n\n")
@@ -693,13 +699,13 @@ func TestLongLineAllocationsGrowLinearly(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		return after.TotalAlloc - before.TotalAlloc
 	}
-	small, large := allocated(256<<10), allocated(2<<20)
-	t.Logf("allocated %d and %d bytes", small, large)
-	if ratio := float64(large) / float64(small); ratio > 12 {
-		t.Errorf("a 2 MiB line allocated %d bytes, %.1f times a 256 KiB line's %d; want about 8", large, ratio, small)
-	}
-	if large > 3*(2<<20) {
-		t.Errorf("a 2 MiB line allocated %d bytes; want under three times the line", large)
+	// 1 MiB + 1 is just past the third chunk: the worst case.
+	for _, size := range []int{256 << 10, 1<<20 + 1, 2 << 20, 4 << 20} {
+		got := allocated(size)
+		t.Logf("a line of %d bytes allocated %d bytes, %.2f times the line", size, got, float64(got)/float64(size))
+		if got > 5*uint64(size)+64<<10 {
+			t.Errorf("a line of %d bytes allocated %d bytes; want at most five times the line, and 64 KiB", size, got)
+		}
 	}
 }
 

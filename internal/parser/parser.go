@@ -95,11 +95,15 @@ type Parser struct {
 
 	// A data line longer than the buffer is moved into data as it arrives
 	// (see spill.go): spilling says one is under way, spilled counts its
-	// bytes so far, and chunks hold its data when data fills up.
-	spilling   bool
-	spilled    int
-	chunks     [][]byte
-	chunkedLen int
+	// bytes so far, and chunks hold its data when data fills up: the first
+	// nChunks in firstChunks, so that a line of a few chunks needs no list
+	// allocated, the rest in moreChunks.
+	spilling    bool
+	spilled     int
+	firstChunks [4][]byte
+	moreChunks  [][]byte
+	nChunks     int
+	chunkedLen  int
 
 	// skipComments drops comment lines instead of returning them (they are
 	// still counted): a caller that wants none saves a round trip per line.
@@ -155,7 +159,8 @@ func (p *Parser) restart(r io.Reader, err error) {
 	p.start, p.end, p.lf, p.cr, p.lfTo, p.crTo = 0, 0, -1, -1, 0, 0
 	p.valid, p.badTo = 0, 0
 	p.skipLF, p.bomDone, p.fullReads = false, false, 0
-	p.spilling, p.spilled, p.chunks, p.chunkedLen = false, 0, nil, 0
+	p.spilling, p.spilled = false, 0
+	p.dropChunks()
 	p.tidyUp()
 	p.clearBlock()
 }
@@ -309,8 +314,9 @@ func (p *Parser) SetLastID(id string) { p.lastID = append(reuse(p.lastID, keptTe
 // had none (the event's type is then "message").
 func (p *Parser) Type() []byte { return p.typ }
 
-// Data returns the current event's data.
-func (p *Parser) Data() []byte { return p.data }
+// Data returns the current event's data. Its capacity ends with it: the
+// room after it may hold memory that was never cleared (see makeNoZero).
+func (p *Parser) Data() []byte { return p.data[:len(p.data):len(p.data)] }
 
 // ID returns the value of the current event's own id field, or nil if it
 // had none: an empty id field gives an empty slice that is not nil.
@@ -458,7 +464,7 @@ func cutField(line []byte, name string) (value []byte, ok bool) {
 // block becomes an event if it had data.
 func (p *Parser) endBlock() (Kind, error) {
 	if p.hasData {
-		if len(p.chunks) > 0 {
+		if p.nChunks > 0 {
 			p.joinChunks()
 		}
 		if p.dirty && !utf8.Valid(p.data) {
@@ -517,11 +523,12 @@ func (p *Parser) TakeData(id []byte) []byte {
 	n := len(p.data) + len(id)
 	b := p.data
 	if cap(b) > n+n/4 {
-		b = append(make([]byte, 0, n), p.data...)
+		b = append(makeNoZero(n), p.data...)
 	} else {
 		p.data, p.spare = p.spare, nil
 	}
-	return append(b, id...)
+	b = append(b, id...)
+	return b[:n:n] // the room after it may not have been cleared
 }
 
 // parseRetry accepts only ASCII digits, as the spec requires. A value too

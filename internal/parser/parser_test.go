@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -500,6 +501,92 @@ func TestParseLongDataLineKeepsBufferSmall(t *testing.T) {
 	}
 }
 
+// TestParseSpilledLineChunks checks how a spilled line's data is held: a
+// character cut where a chunk ends moves whole into the next chunk, so that
+// the data needs no second UTF-8 check at the event's end, and what the
+// parser hands out ends at the data, since the room after it was never
+// cleared.
+func TestParseSpilledLineChunks(t *testing.T) {
+	// The first two chunks hold 4*minSpillChunk bytes (see nextChunk).
+	clef := "\U0001D11E" // four bytes
+	for _, value := range []string{
+		strings.Repeat("x", minSpillChunk-2) + clef + strings.Repeat("é", 20000),
+		strings.Repeat("x", 4*minSpillChunk-1) + clef + "y",
+		strings.Repeat("€", 300000),
+	} {
+		for _, n := range []int{1460, 64 << 10, math.MaxInt32} {
+			var p Parser
+			p.Reset(readsEvery("data: "+value+"\n\n", n), 16<<20)
+			if k, err := p.Next(); k != Event || err != nil || string(p.Data()) != value {
+				t.Fatalf("reads of %d: got record %d, error %v, %d bytes of data; want the event of %d", n, k, err, len(p.Data()), len(value))
+			}
+			if p.dirty {
+				t.Errorf("%d bytes in reads of %d: the event's data is left to be checked again", len(value), n)
+			}
+			if d := p.Data(); cap(d) != len(d) {
+				t.Errorf("%d bytes in reads of %d: data has capacity %d; want none after it", len(value), n, cap(d))
+			}
+			if b := p.TakeData([]byte("7")); cap(b) != len(b) {
+				t.Errorf("%d bytes in reads of %d: TakeData's %d bytes have capacity %d; want none after them", len(value), n, len(b), cap(b))
+			}
+		}
+	}
+}
+
+// TestParseLineEndingWithItsChunk checks that a spilled line that ends
+// where its chunk ends takes no new chunk only to read its end.
+func TestParseLineEndingWithItsChunk(t *testing.T) {
+	allocs := func(size int) float64 {
+		in := []byte("data: " + strings.Repeat("x", size) + "\n\n")
+		return testing.AllocsPerRun(5, func() {
+			var p Parser
+			p.Reset(inReadsOf(in, 1460), 16<<20)
+			if k, err := p.Next(); k != Event || err != nil || len(p.Data()) != size {
+				t.Fatalf("got record %d, error %v, %d bytes of data; want the event of %d", k, err, len(p.Data()), size)
+			}
+		})
+	}
+	// The first two chunks hold 4*minSpillChunk bytes (see nextChunk).
+	if short, full := allocs(4*minSpillChunk-1), allocs(4*minSpillChunk); full != short {
+		t.Errorf("a line that fills its chunks made %.0f allocations; want %.0f, as one a byte shorter", full, short)
+	}
+}
+
+// TestParseHugeLineAllocations checks that one event of many megabytes, of
+// the sizes the contract harness sends and a flag service's full set may
+// take, costs a handful of allocations beyond what a small event costs:
+// the chunks that hold its data as it arrives, and the buffer they are
+// joined into.
+func TestParseHugeLineAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 29 MB several times")
+	}
+	// The least of a few counts: allocations elsewhere in the process (a
+	// goroutine another test left to end) only add to a count.
+	allocs := func(data string) float64 {
+		in := []byte("data: " + data + "\n\n")
+		least := math.Inf(1)
+		for range 3 {
+			least = min(least, testing.AllocsPerRun(2, func() {
+				var p Parser
+				p.Reset(bytes.NewReader(in), 16<<20)
+				if k, err := p.Next(); k != Event || err != nil || len(p.Data()) != len(data) {
+					t.Fatalf("got record %d, error %v, %d bytes of data; want the event of %d", k, err, len(p.Data()), len(data))
+				}
+			}))
+		}
+		return least
+	}
+	small := allocs(`{"seq":1}`)
+	for _, size := range []int{7_000_000, 8 << 20, 14_000_000} {
+		got := allocs(strings.Repeat("x", size)) - small
+		t.Logf("an event of %d bytes: %.0f allocations more than a small one", size, got)
+		if got > 5 {
+			t.Errorf("an event of %d bytes made %.0f allocations more than a small one; want at most 5", size, got)
+		}
+	}
+}
+
 // noProgressReader is a broken Reader that returns 0, nil forever.
 type noProgressReader struct{}
 
@@ -600,10 +687,13 @@ func TestParseHostileReaders(t *testing.T) {
 // held returns the bytes the parser's buffers hold, by capacity.
 func (p *Parser) held() int {
 	n := cap(p.buf) + cap(p.data) + cap(p.spare) + cap(p.typ) + cap(p.id) + cap(p.lastID) + cap(p.commentBuf) + cap(p.scratch)
-	for _, c := range p.chunks[:cap(p.chunks)] {
+	for _, c := range p.firstChunks {
 		n += cap(c)
 	}
-	return n + cap(p.chunks)*int(unsafe.Sizeof(p.chunks[0]))
+	for _, c := range p.moreChunks[:cap(p.moreChunks)] {
+		n += cap(c)
+	}
+	return n + cap(p.moreChunks)*int(unsafe.Sizeof(p.moreChunks[0]))
 }
 
 // TestParseMemoryAfterLargeValue checks that one large value, in any field,
@@ -787,11 +877,11 @@ func FuzzParseIdleBuffers(f *testing.F) {
 				break
 			}
 		}
-		if len(p.buf) != p.size || cap(p.data) > keptData || p.spare != nil || p.chunks != nil ||
+		if len(p.buf) != p.size || cap(p.data) > keptData || p.spare != nil || p.nChunks != 0 || p.moreChunks != nil || slices.ContainsFunc(p.firstChunks[:], func(c []byte) bool { return c != nil }) ||
 			cap(p.scratch) > keptData || cap(p.typ) > keptText || cap(p.id) > keptText || cap(p.commentBuf) > keptText ||
 			cap(p.lastID) > max(keptText, 2*len(p.lastID)) {
 			t.Fatalf("input %.100q...: waiting, the parser holds a read buffer of %d bytes (first size %d), data %d, spare %d, chunks %d, scratch %d, type %d, id %d, comment %d, last id %d for %d bytes",
-				in, len(p.buf), p.size, cap(p.data), cap(p.spare), len(p.chunks), cap(p.scratch), cap(p.typ), cap(p.id), cap(p.commentBuf), cap(p.lastID), len(p.lastID))
+				in, len(p.buf), p.size, cap(p.data), cap(p.spare), p.nChunks, cap(p.scratch), cap(p.typ), cap(p.id), cap(p.commentBuf), cap(p.lastID), len(p.lastID))
 		}
 	})
 }

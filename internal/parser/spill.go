@@ -3,24 +3,29 @@ package parser
 import (
 	"bytes"
 	"io"
+	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file handles data lines longer than the parser's buffer. Other long
 // lines grow the buffer until they fit; a data line instead has what was
 // read of it moved into the event's data once the buffer fills, and the
 // rest of the line is read straight into the data (readSpilled), whose
-// full buffers are set aside as chunks of growing size and joined once the
-// event ends. That costs one copy of the line beyond the read, not a chain
-// of ever larger buffers (each cleared, and a copy of the last), and the
-// read buffer keeps its first size unless a read brings more after the
-// line than it holds: a stream that received a huge event keeps no large
-// buffer.
+// full buffers are set aside as chunks and joined once the event ends.
+// Each chunk has room for three times the line's bytes before it, so that
+// a line of n bytes takes about log4(n/64 KiB) chunks (five for 4 to 16
+// MiB), never room past the size limit; chunks and the joined buffer are
+// allocated without clearing (makeNoZero), so the part of the last chunk a
+// line leaves unused costs no time. That is one copy of the line beyond the
+// read, not a chain of ever larger buffers (each cleared, and a copy of the
+// last), and the read buffer keeps its first size unless a read brings more
+// after the line than it holds: a stream that received a huge event keeps
+// no large buffer.
 
 const (
-	// Sizes of the chunks that hold a spilled line's data until it ends.
+	// The room of the first chunk that holds a spilled line's data.
 	minSpillChunk = 64 << 10
-	maxSpillChunk = 1 << 20
 	// The buffer while a line spills: large enough for reads to stay large
 	// (a read through net/http's 4 KiB bufio into a smaller buffer costs a
 	// copy and often a system call), small enough to drop when it ends.
@@ -64,8 +69,11 @@ func (p *Parser) spill() (bool, error) {
 				return false, err
 			}
 		}
-		if err := p.addData(value); err != nil {
-			return false, err
+		if !p.appendData(value) {
+			p.nextChunk(0) // rather than growing data by steps
+			if err := p.addData(value); err != nil {
+				return false, err
+			}
 		}
 		p.spilling = true
 	}
@@ -89,7 +97,7 @@ func (p *Parser) appendSpilled(b []byte) error {
 	}
 	for len(b) > 0 {
 		if len(p.data) == cap(p.data) {
-			p.nextChunk()
+			p.nextChunk(0)
 		}
 		n := copy(p.data[len(p.data):cap(p.data)], b)
 		p.data = p.data[:len(p.data)+n]
@@ -98,38 +106,74 @@ func (p *Parser) appendSpilled(b []byte) error {
 	return nil
 }
 
-// nextChunk sets a full data buffer aside as a chunk and starts the next,
-// larger one.
-func (p *Parser) nextChunk() {
-	if len(p.data) > 0 {
-		if p.chunks == nil {
-			// Room for the chunks of a line of 16 MiB: the list does not
-			// grow by steps (an allocation each) as an 8 MiB line fills it.
-			p.chunks = make([][]byte, 0, 20)
-		}
-		p.chunks = append(p.chunks, p.data)
-		p.chunkedLen += len(p.data)
+// nextChunk sets the data buffer aside as a chunk, if it holds anything,
+// and starts the next, with room for three times the line so far (the
+// bytes held grow fourfold per chunk) but never for more than the limit
+// lets the event still take. The last carry bytes of data move to the new
+// chunk: they start a character that the next read completes, so that
+// every chunk ends on a character boundary.
+func (p *Parser) nextChunk(carry int) {
+	full := p.data[:len(p.data)-carry]
+	total := p.chunkedLen + len(full)
+	room := p.max - total
+	if total < room/3 {
+		room = max(3*total, min(minSpillChunk, room))
 	}
-	p.data = make([]byte, 0, min(max(2*cap(p.data), minSpillChunk), maxSpillChunk))
+	// At the limit, one byte of room still reads the line's end.
+	data := append(makeNoZero(max(room, 1)), p.data[len(full):]...)
+	switch {
+	case len(full) > 0:
+		if p.nChunks < len(p.firstChunks) {
+			p.firstChunks[p.nChunks] = full
+		} else {
+			p.moreChunks = append(p.moreChunks, full)
+		}
+		p.nChunks++
+		p.chunkedLen += len(full)
+	case cap(p.data) <= keptData && p.spare == nil:
+		p.spare = p.data[:0] // for the next event, as growData keeps it
+	}
+	p.data = data
+}
+
+// dropChunks forgets the chunks of a spilled line, and lets their memory
+// go.
+func (p *Parser) dropChunks() {
+	clear(p.firstChunks[:])
+	p.moreChunks, p.nChunks, p.chunkedLen = nil, 0, 0
+}
+
+// makeNoZero returns an empty slice with room for at least n bytes, whose
+// memory is not cleared first: the caller writes every byte it reads, and
+// hands out no more than it wrote (see Data). Clearing a chunk that the
+// line then overwrites, or leaves unused, was a tenth of the time of an
+// 8 MiB event. strings.Builder is the only way the standard library offers
+// to such memory that is not filled at once.
+func makeNoZero(n int) []byte {
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte(0) // so that the string, and its pointer, is not empty
+	return unsafe.Slice(unsafe.StringData(b.String()), b.Cap())[:0]
 }
 
 // readSpilled reads more of a spilled line straight into the event's data,
 // which spares copying it out of the read buffer. Each read goes into the
 // data's free room, up to spillBufSize; once a read brings the line's end,
 // the bytes from the end on go to the read buffer (grown only if they do
-// not fit), where line finds them. Each read is checked for UTF-8 while it
-// is in the cache; what fails, or a character cut between chunks, is left
-// to the check of the whole data at the event's end (dirty).
+// not fit), where line finds them. When data is full, the read goes to the
+// read buffer, and a new chunk is made only if the line goes on: a line
+// that ends where its chunk does takes none for its end alone. Each read is
+// checked for UTF-8 while it is in the cache; what fails is left to the
+// check of the whole data at the event's end (dirty).
 func (p *Parser) readSpilled() error {
 	most := bufSize(spillBufSize, p.max)
 	cut := 0 // bytes at the end of data that start a character cut by a read
 	for empty := 0; ; {
-		if len(p.data) == cap(p.data) {
-			p.nextChunk()
-			p.dirty = p.dirty || cut > 0 // a character split across chunks: check it at the end
-			cut = 0
-		}
 		room := p.data[len(p.data):cap(p.data)]
+		full := len(room) == 0
+		if full {
+			room = p.buf // nothing is unread in it
+		}
 		room = room[:min(len(room), most)]
 		n, err := p.r.Read(room)
 		if err != nil {
@@ -151,7 +195,12 @@ func (p *Parser) readSpilled() error {
 		if p.spilled+i > p.max || p.chunkedLen+len(p.data)+i > p.max {
 			return ErrTooLarge
 		}
-		p.data = p.data[:len(p.data)+i]
+		if !full {
+			p.data = p.data[:len(p.data)+i]
+		} else if i > 0 {
+			p.nextChunk(cut)
+			p.data = append(p.data, got[:i]...)
+		}
 		p.spilled += i
 		if !p.dirty {
 			unchecked := p.data[len(p.data)-i-cut:]
@@ -206,17 +255,35 @@ func (p *Parser) endSpill(rest []byte) error {
 
 // joinChunks makes the event's data one buffer again, once the event is
 // complete: joining after each spilled line would copy the data so far
-// once per line. bytes.Join allocates without clearing the memory first
-// (make would clear it all, only for the copy to overwrite it: a quarter of
-// the time of an 8 MiB event); the last part it joins is room for an id,
-// which TakeData appends to the data it hands over.
+// once per line. The buffer has room for an id after the data, which
+// TakeData appends to the data it hands over.
 func (p *Parser) joinChunks() {
 	n := p.chunkedLen + len(p.data)
-	parts := append(p.chunks, p.data, idPad[:])
-	p.data = bytes.Join(parts, nil)[:n]
-	p.chunks, p.chunkedLen = nil, 0
+	joined := makeNoZero(n + idRoom)
+	for _, c := range p.firstChunks[:min(p.nChunks, len(p.firstChunks))] {
+		joined = appendInPieces(joined, c)
+	}
+	for _, c := range p.moreChunks {
+		joined = appendInPieces(joined, c)
+	}
+	p.data = appendInPieces(joined, p.data)
+	p.dropChunks()
 }
 
-// idPad is joined after spilled data as room for an id; only its length
-// matters.
-var idPad [idRoom]byte
+// appendInPieces appends b to dst, which has room for it, a piece at a
+// time. A copy cannot be preempted, and a loop of copies alone has no
+// point where this goroutine stops for the garbage collector, which then
+// spins on the other core until the join ends: the call to appendPiece for
+// each piece is such a point.
+func appendInPieces(dst, b []byte) []byte {
+	const piece = 64 << 10
+	for len(b) > piece {
+		dst, b = appendPiece(dst, b[:piece]), b[piece:]
+	}
+	return append(dst, b...)
+}
+
+// appendPiece appends b to dst; see appendInPieces.
+//
+//go:noinline
+func appendPiece(dst, b []byte) []byte { return append(dst, b...) }
