@@ -412,6 +412,12 @@ func (p *Parser) dataLines() error {
 	if p.cr >= p.start || p.crTo < p.end || p.valid <= p.start {
 		return nil // a CR lies ahead, or the bytes are not checked yet
 	}
+	return p.moreDataLines()
+}
+
+// moreDataLines is the loop of dataLines, apart so that the test before it
+// is inlined: with tiny reads, it fails after nearly every data line.
+func (p *Parser) moreDataLines() error {
 	p.clean = true
 	// The loop works on copies, stored back before any call that reads
 	// the fields: no GC write barrier and no reload per line.
@@ -460,7 +466,9 @@ func (p *Parser) dataLines() error {
 		data[at] = '\n'
 		copy(data[at+1:], value)
 	}
-	p.start, p.data = start, data
+	if start != p.start { // data grew only with start
+		p.start, p.data = start, data
+	}
 	return nil
 }
 
