@@ -211,8 +211,8 @@ func (p *Parser) dropKept() {
 	// next read will not wait. (A server that stops just after such a read
 	// leaves the buffer at busyBufSize while it waits, as one that stops
 	// in the middle of an event does.)
-	if p.fullReads == 0 {
-		p.shrink(p.size)
+	if p.fullReads == 0 || len(p.buf) != bufSize(busyBufSize, p.max) {
+		p.shrink(p.size) // a buffer grown for a long line goes in any case
 	}
 	if cap(p.data) > keptData {
 		p.data = nil

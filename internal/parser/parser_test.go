@@ -877,7 +877,10 @@ func FuzzParseIdleBuffers(f *testing.F) {
 				break
 			}
 		}
-		if len(p.buf) != p.size || cap(p.data) > keptData || p.spare != nil || p.nChunks != 0 || p.moreChunks != nil || slices.ContainsFunc(p.firstChunks[:], func(c []byte) bool { return c != nil }) ||
+		// A wait that follows a full read may keep the busy stream's buffer
+		// (see busyReads); any other holds the first size.
+		busy := p.fullReads > 0 && len(p.buf) == bufSize(busyBufSize, p.max)
+		if len(p.buf) != p.size && !busy || cap(p.data) > keptData || p.spare != nil || p.nChunks != 0 || p.moreChunks != nil || slices.ContainsFunc(p.firstChunks[:], func(c []byte) bool { return c != nil }) ||
 			cap(p.scratch) > keptData || cap(p.typ) > keptText || cap(p.id) > keptText || cap(p.commentBuf) > keptText ||
 			cap(p.lastID) > max(keptText, 2*len(p.lastID)) {
 			t.Fatalf("input %.100q...: waiting, the parser holds a read buffer of %d bytes (first size %d), data %d, spare %d, chunks %d, scratch %d, type %d, id %d, comment %d, last id %d for %d bytes",
