@@ -399,9 +399,16 @@ func (p *Parser) growData(need int) error {
 			p.spare = p.data[:0] // no larger than keptData: for the next event
 		}
 	}
-	data := make([]byte, len(p.data), size)
-	copy(data, p.data)
-	p.data = data
+	if size <= keptData {
+		data := make([]byte, len(p.data), size)
+		copy(data, p.data)
+		p.data = data
+		return nil
+	}
+	// Data this large is usually handed over with its event (TakeData), so
+	// each large event makes a buffer: clearing it, only for the lines to
+	// overwrite it, cost as much as parsing them (see makeNoZero).
+	p.data = append(makeNoZero(size), p.data...)
 	return nil
 }
 
