@@ -79,13 +79,10 @@ type Parser struct {
 	start, end int
 	lf, cr     int
 	lfTo, crTo int
-	skipLF     bool // the last line ended with a CR at the end of the buffer
 	// buf[start:valid] is known to be valid UTF-8, checked once per read,
 	// so that the fields of clean lines need no check of their own. A
 	// failed check is not retried before start reaches badTo.
 	valid, badTo int
-	clean        bool // the last line lies within valid
-	bomDone      bool
 	err          error // the Reader's error, returned once the buffer is empty
 	// fullReads counts the reads in a row that filled the room they were
 	// given (see busyReads); after a short one, the next read may wait.
@@ -98,42 +95,48 @@ type Parser struct {
 	// bytes so far, and chunks hold its data when data fills up: the first
 	// nChunks in firstChunks, so that a line of a few chunks needs no list
 	// allocated, the rest in moreChunks.
-	spilling    bool
 	spilled     int
 	firstChunks [4][]byte
 	moreChunks  [][]byte
 	nChunks     int
 	chunkedLen  int
 
-	// skipComments drops comment lines instead of returning them (they are
-	// still counted): a caller that wants none saves a round trip per line.
-	skipComments bool
-	comments     int64 // comment lines read on this connection
+	comments int64 // comment lines read on this connection
 
 	// The block being built. id is the value of its id field; lastID is
 	// the spec's "last event ID buffer" as the last block left it.
-	typ     []byte
-	data    []byte
-	hasData bool
-	dirty   bool // a data line was not known to be valid UTF-8
+	typ  []byte
+	data []byte
 	// hint sizes data once it outgrows keptData: about the size of the
 	// last event that did. spare is the buffer it outgrew, kept for the
 	// next event until a wait.
-	hint      int
-	spare     []byte
-	id        []byte
-	idSet     bool // this block had a valid id field
-	lastID    []byte
-	idChanged bool // the last block to end changed lastID
-	// tidy says that the last record returned left work for the next call
-	// (see tidyUp); flush, that it was an event, whose block goes.
-	tidy  bool
-	flush bool
+	hint   int
+	spare  []byte
+	id     []byte
+	lastID []byte
 
 	comment    []byte        // the text of the last comment, valid until the next call
 	commentBuf []byte        // holds comment when it needed repair
 	retry      time.Duration // the value of the last retry field
 	scratch    []byte        // spare buffer for UTF-8 repair
+
+	// The flags, together so that they share a word rather than pad one
+	// each: an idle stream holds a Parser.
+	skipLF   bool // the last line ended with a CR at the end of the buffer
+	clean    bool // the last line lies within valid
+	bomDone  bool
+	spilling bool // a data line is spilling (see above)
+	// skipComments drops comment lines instead of returning them (they are
+	// still counted): a caller that wants none saves a round trip per line.
+	skipComments bool
+	hasData      bool // the block has had a data field
+	dirty        bool // a data line was not known to be valid UTF-8
+	idSet        bool // this block had a valid id field
+	idChanged    bool // the last block to end changed lastID
+	// tidy says that the last record returned left work for the next call
+	// (see tidyUp); flush, that it was an event, whose block goes.
+	tidy  bool
+	flush bool
 }
 
 // Reset starts a new connection on r, whose lines, and the data of whose
