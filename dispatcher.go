@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Dispatcher reads a Server-Sent Events stream on a goroutine of its own and
@@ -101,12 +103,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	d.started = true
-	ctx, d.cancel = context.WithCancelCause(ctx)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	d.cancel = cancel
 	ready := make(chan error, 1)
 	d.ready = ready
 	d.mu.Unlock()
 
-	go d.serve(ctx)
+	go d.serve(ctx, runCtx)
 	return <-ready
 }
 
@@ -215,9 +218,9 @@ func (d *Dispatcher) NextRetryDelay() time.Duration { return d.s.NextRetryDelay(
 // however it ends. A handler (or another callback run here) may end the
 // goroutine with runtime.Goexit, which no recover stops; the teardown then
 // stops the stream and reports ErrHandlerExited.
-func (d *Dispatcher) serve(ctx context.Context) {
+func (d *Dispatcher) serve(ctx, runCtx context.Context) {
 	d.gid.Store(goroutineID())
-	d.runCtx = ctx
+	d.runCtx = runCtx
 	returned := false
 	defer func() {
 		if !returned {
@@ -236,6 +239,11 @@ func (d *Dispatcher) serve(ctx context.Context) {
 // run pulls actions from the stream and calls the handlers, until the
 // stream stops. The stream's iterator holds the stream for the loop, and
 // lets go of it before serve's teardown runs, however run ends.
+//
+// The stream answers to ctx, Start's: every cancellation of the
+// dispatcher's own context (Close, a Goexit, the end of run) stops the
+// stream itself too, and a stream that watched that context would cost
+// each idle dispatcher its Done channel and a place among its children.
 func (d *Dispatcher) run(ctx context.Context) {
 	started := d.signalStart
 	for st, ev := range d.s.steps(ctx, d.wantsComments) {
@@ -249,7 +257,8 @@ func (d *Dispatcher) run(ctx context.Context) {
 			started(nil) // after the handlers: what they wrote is visible to Start's caller
 			d.connectedOnce.Do(func() { close(d.connected) })
 		case kindFault:
-			d.deliverFault(st.ctx, st.fault)
+			// Its handlers get a context that ends with the dispatcher.
+			d.deliverFault(trace.ContextWithSpan(d.runCtx, trace.SpanFromContext(st.ctx)), st.fault)
 			if st.fault.Final {
 				d.mu.Lock()
 				d.err, d.lastFault = st.err, st.fault.Err
@@ -258,7 +267,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 			}
 		}
 	}
-	err := context.Cause(ctx)
+	err := context.Cause(d.runCtx)
 	if err == nil {
 		err = ErrClosed // Close halts the stream before it cancels ctx
 	}

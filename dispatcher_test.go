@@ -1352,3 +1352,33 @@ func TestGoroutineID(t *testing.T) {
 		t.Errorf("goroutineID on two goroutines: got %d for both", id)
 	}
 }
+
+// TestDispatcherFaultContextEndsWithClose checks that the context an OnFault
+// handler receives lives on after the attempt, until the dispatcher stops:
+// work a handler starts on it ends with Close.
+func TestDispatcherFaultContextEndsWithClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newScriptedDispatcher(t, script(scriptStep{err: errors.New("refused")}, scriptStep{open: -1}),
+			WithErrorStrategy(AlwaysContinue()), WithInitialDelay(time.Second))
+		faultCtx := make(chan context.Context, 1)
+		d.OnFault(func(ctx context.Context, _ Fault) {
+			select {
+			case faultCtx <- ctx:
+			default:
+			}
+		})
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx := <-faultCtx
+		synctest.Wait() // the stream waits out its retry delay
+		if ctx.Err() != nil {
+			t.Fatalf("fault context: err %v; want one still live after the attempt", ctx.Err())
+		}
+		d.Close()
+		synctest.Wait()
+		if cause := context.Cause(ctx); !errors.Is(cause, ErrClosed) {
+			t.Errorf("fault context after Close: cause %v; want ErrClosed", cause)
+		}
+	})
+}
