@@ -53,9 +53,9 @@ type Dispatcher struct {
 	done    chan struct{}
 	err     error // why the stream stopped, for Wait
 
-	connected     chan struct{} // closed once a first connection's OnStart handlers have run
-	connectedOnce sync.Once
-	lastFault     error // the final Fault's error, for WaitConnected; guarded by mu
+	connected    chan struct{} // closed once a first connection's OnStart handlers have run; made by the first WaitConnected
+	wasConnected bool
+	lastFault    error // the final Fault's error, for WaitConnected; guarded by mu
 }
 
 // New returns a Dispatcher for the stream at url (http or https), configured
@@ -66,7 +66,7 @@ func New(url string, opts ...Option) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{s: s, done: make(chan struct{}), connected: make(chan struct{})}
+	d := &Dispatcher{s: s, done: make(chan struct{})}
 	d.handlers.Store(&handlers{})
 	return d, nil
 }
@@ -183,15 +183,16 @@ func (d *Dispatcher) WaitConnected(ctx context.Context) error {
 	if d.onDispatcherGoroutine() {
 		return ErrStarted
 	}
+	connected := d.connectedChan()
 	select {
-	case <-d.connected:
+	case <-connected:
 		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	case <-d.done:
 	}
 	select {
-	case <-d.connected: // it connected, and then stopped
+	case <-connected: // it connected, and then stopped
 		return nil
 	default:
 	}
@@ -201,6 +202,33 @@ func (d *Dispatcher) WaitConnected(ctx context.Context) error {
 		return d.lastFault
 	}
 	return ErrClosed
+}
+
+// connectedChan returns the channel that is closed once the dispatcher has
+// connected. It is made on first use: an idle dispatcher nobody waits on
+// holds none.
+func (d *Dispatcher) connectedChan() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.connected == nil {
+		d.connected = make(chan struct{})
+		if d.wasConnected {
+			close(d.connected)
+		}
+	}
+	return d.connected
+}
+
+// markConnected records a first connection, for WaitConnected.
+func (d *Dispatcher) markConnected() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.wasConnected {
+		d.wasConnected = true
+		if d.connected != nil {
+			close(d.connected)
+		}
+	}
 }
 
 // Done returns a channel that is closed once the dispatcher goroutine has
@@ -255,7 +283,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 		case kindStart:
 			deliver(d, d.handlers.Load().start, st.ctx, st.start)
 			started(nil) // after the handlers: what they wrote is visible to Start's caller
-			d.connectedOnce.Do(func() { close(d.connected) })
+			d.markConnected()
 		case kindFault:
 			// Its handlers get a context that ends with the dispatcher.
 			d.deliverFault(trace.ContextWithSpan(d.runCtx, trace.SpanFromContext(st.ctx)), st.fault)

@@ -667,6 +667,16 @@ func TestDispatcherWaitConnected(t *testing.T) {
 			t.Errorf("WaitConnected after Close: got %v; want ErrClosed", err)
 		}
 	})
+	synctest.Test(t, func(t *testing.T) {
+		// First asked after the connection, and after the stream ended.
+		d := newScriptedDispatcher(t, script(scriptStep{body: "data: x\n\n"}))
+		if err := d.Run(t.Context()); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if err := d.WaitConnected(t.Context()); err != nil {
+			t.Errorf("WaitConnected first called after a connection: got %v; want nil", err)
+		}
+	})
 }
 
 // TestDispatcherPanicsOverHTTP checks over HTTP that handlers that panic, in OnEvent,
