@@ -402,15 +402,9 @@ func (p *Parser) growData(need int) error {
 			p.spare = p.data[:0] // no larger than keptData: for the next event
 		}
 	}
-	if size <= keptData {
-		data := make([]byte, len(p.data), size)
-		copy(data, p.data)
-		p.data = data
-		return nil
-	}
-	// Data this large is usually handed over with its event (TakeData), so
-	// each large event makes a buffer: clearing it, only for the lines to
-	// overwrite it, cost as much as parsing them (see makeNoZero).
+	// Not cleared: only appended bytes are ever handed out. Large data
+	// leaves with its event (TakeData), so each large event makes a
+	// buffer, and clearing it cost as much as parsing its lines.
 	p.data = append(makeNoZero(size), p.data...)
 	return nil
 }
